@@ -1,0 +1,6 @@
+package persist
+
+import "embed"
+
+//go:embed migrations/*.sql
+var migrations embed.FS
