@@ -1,9 +1,10 @@
-# hubd build and test entry points. "make test" is what CI runs.
+# hubd build and test entry points. "make test" is what CI runs; it first
+# installs whatever Debian packages the tests need (see .ci/deps).
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test vet fuzz bench-storage
+.PHONY: build run test test-deps test-go vet fuzz bench-storage
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/hubd ./cmd/hubd
@@ -11,11 +12,21 @@ build:
 run:
 	$(GO) run ./cmd/hubd
 
-# Every test, with the race detector, never from cache.
-test:
+# Every test: Go tests with the race detector, never from cache, plus the
+# test targets that the included makefiles add to TEST_TARGETS.
+TEST_TARGETS := test-go
+test: test-deps
+	$(MAKE) $(TEST_TARGETS)
+
+test-deps:
+	bash .ci/deps
+
+test-go: vet
+	$(GO) test -race -count=1 -timeout 30m ./...
+
+vet:
 	$(GO) vet ./...
 	@unformatted="$$(gofmt -l .)"; if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
-	$(GO) test -race -count=1 -timeout 20m ./...
 
 # Run each fuzz target for a short while (the seed corpora run in "make test").
 FUZZTIME ?= 30s
@@ -28,3 +39,7 @@ fuzz:
 # session, with persistence on and off, and SQLite commits/s.
 bench-storage:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./hub/persist
+
+# Packaging and benchmark targets live beside their code.
+-include packaging/packaging.mk
+-include bench/bench.mk

@@ -159,3 +159,11 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestSelftest: the packaged binary's self-test passes here.
+func TestSelftest(t *testing.T) {
+	code, stdout, stderr := runHubd(t, "", "selftest")
+	if code != 0 || !strings.Contains(stdout, "selftest OK") {
+		t.Fatalf("selftest: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
+	}
+}

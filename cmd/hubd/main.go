@@ -9,6 +9,7 @@
 //	hubd user list | del NAME | passwd NAME --password-stdin
 //	hubd config check FILE        validate a configuration file
 //	hubd config example           print a commented configuration
+//	hubd selftest                 check that this binary works on this machine
 //	hubd version
 package main
 
@@ -87,6 +88,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return runUser(ctx, args, stdin, stdout, stderr)
 	case "config":
 		return runConfig(args, stdout, stderr)
+	case "selftest":
+		return runSelftest(ctx, stdout)
 	case "version":
 		fmt.Fprintf(stdout, "hubd %s\n", Version())
 		return nil
@@ -108,6 +111,7 @@ Commands:
   hubd user passwd NAME --password-stdin
   hubd config check FILE               validate a configuration file
   hubd config example                  print a commented configuration file
+  hubd selftest                        check this binary works here (SQLite, broker, TCP)
   hubd version
 
 Run "hubd serve -h" for the flags.

@@ -28,6 +28,9 @@ var errFlagHelp = flag.ErrHelp
 type Main struct {
 	Config     Config
 	ConfigPath string
+	// PprofAddr, if set, serves net/http/pprof there (for profiling; bind
+	// it to loopback).
+	PprofAddr string
 
 	stdout, stderr io.Writer
 	log            *slog.Logger
@@ -98,6 +101,7 @@ func (m *Main) ParseFlags(args []string) error {
 	httpAddr := fs.String("http-addr", "", "HTTP listen `address` (empty disables)")
 	logFormat := fs.String("log-format", "", "log format: text or json")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn or error")
+	fs.StringVar(&m.PprofAddr, "pprof-addr", "", "serve Go profiling endpoints on this `address` (off by default; use loopback)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -154,6 +158,14 @@ func (m *Main) Run(ctx context.Context) error {
 	opts.Version = Version()
 	if opts.Inherited, err = listener.Activated(); err != nil {
 		return fmt.Errorf("socket activation: %w", err)
+	}
+
+	if m.PprofAddr != "" {
+		stop, err := servePprof(m.PprofAddr, m.log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 
 	m.notifier = newNotifier(m.log)
