@@ -48,6 +48,8 @@ type Hub struct {
 	// Broker is the MQTT server.
 	Broker *mqtt.Server
 
+	devicesPart
+
 	persist *persist.Hook
 	acl     atomic.Pointer[auth.ACL]
 
@@ -130,8 +132,14 @@ func (h *Hub) Open(ctx context.Context) (err error) {
 	if err := persist.Migrate(ctx, h.DB); err != nil {
 		return fmt.Errorf("open database: %w", err)
 	}
+	if err := h.openDevices(ctx); err != nil {
+		return err
+	}
 
 	if err := h.startBroker(ctx, tlsConf); err != nil {
+		return err
+	}
+	if err := h.startDevices(); err != nil {
 		return err
 	}
 	h.startHTTP()
@@ -211,7 +219,14 @@ func (h *Hub) startBroker(ctx context.Context, tlsConf *tls.Config) error {
 			CNAsUsername:   h.opts.TLS.CNAsUsername,
 			Server:         srv,
 			Logger:         h.log.With("component", "auth"),
+			Grants:         h.grants(),
 		}), nil},
+	}
+	for _, hk := range h.deviceHooks() {
+		hooks = append(hooks, struct {
+			hook mqtt.Hook
+			conf any
+		}{hk, nil})
 	}
 	// The storage hook goes last: it must only see publishes that every
 	// other hook let through.
@@ -273,7 +288,9 @@ func (h *Hub) startHTTP() {
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", h.handleHealth)
-	h.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	mux.Handle("/", h.apiHandler())
+	h.httpSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := h.httpSrv.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			h.log.Error("http server stopped", "error", err)
@@ -386,6 +403,7 @@ func (h *Hub) close() error {
 		keep(h.httpSrv.Shutdown(ctx))
 		cancel()
 	}
+	h.closeDevices()
 	if h.Broker != nil {
 		// A clean server shutdown sends no Will messages (MQTT 5, 3.1.2.5).
 		for _, cl := range h.Broker.Clients.GetAll() {

@@ -23,6 +23,9 @@ type Options struct {
 	TLS       TLSOptions
 	HTTP      HTTPOptions
 
+	// Discovery configures device discovery and pairing.
+	Discovery DiscoveryOptions
+
 	// ACL is the ordered list of access rules. Anything no rule allows is
 	// denied.
 	ACL []auth.Rule
@@ -88,4 +91,17 @@ type TLSOptions struct {
 type HTTPOptions struct {
 	// Addr is the listen address; empty disables the listener.
 	Addr string
+}
+
+// DiscoveryOptions configures Home-Assistant-style device discovery.
+type DiscoveryOptions struct {
+	// Prefix is the discovery topic prefix; "homeassistant" when empty.
+	Prefix string
+	// AutoPair pairs new devices without asking, as Home Assistant does.
+	AutoPair bool
+	// CommandTimeout is how long a delivered command waits for the device
+	// to report the requested state; 10 s when zero.
+	CommandTimeout time.Duration
+	// MDNS advertises the hub on the LAN and lists devices seen there.
+	MDNS bool
 }

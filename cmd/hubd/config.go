@@ -47,6 +47,8 @@ type Config struct {
 	TLS TLSConfig `yaml:"tls"`
 	// HTTP configures the HTTP listener.
 	HTTP HTTPConfig `yaml:"http"`
+	// Discovery configures device discovery, pairing and commands.
+	Discovery DiscoveryConfig `yaml:"discovery"`
 	// ACL lists the access rules, in order.
 	ACL []ACLRule `yaml:"acl"`
 
@@ -120,6 +122,19 @@ type TLSConfig struct {
 	CNAsUsername bool `yaml:"cn_as_username"`
 }
 
+// DiscoveryConfig configures Home-Assistant-style device discovery.
+type DiscoveryConfig struct {
+	// Prefix is the discovery topic prefix.
+	Prefix string `yaml:"prefix"`
+	// AutoPair pairs new devices without asking, as Home Assistant does.
+	AutoPair bool `yaml:"auto_pair"`
+	// CommandTimeout is how long a delivered command waits for the device
+	// to report the requested state.
+	CommandTimeout time.Duration `yaml:"command_timeout"`
+	// MDNS advertises the hub and lists devices seen on the LAN.
+	MDNS bool `yaml:"mdns"`
+}
+
 // HTTPConfig configures the HTTP listener.
 type HTTPConfig struct {
 	// Addr is the listen address (host:port); empty disables the listener.
@@ -168,6 +183,11 @@ func DefaultConfig() Config {
 		},
 		HTTP: HTTPConfig{
 			Addr: ":8080",
+		},
+		Discovery: DiscoveryConfig{
+			Prefix:         "homeassistant",
+			CommandTimeout: 10 * time.Second,
+			MDNS:           true,
 		},
 	}
 }
@@ -839,6 +859,13 @@ func (c Config) Validate() ConfigErrors {
 		}
 	}
 
+	if d := c.Discovery; d.Prefix == "" || strings.ContainsAny(d.Prefix, "+#$") || strings.HasPrefix(d.Prefix, "/") || strings.HasSuffix(d.Prefix, "/") {
+		v.errorf("discovery.prefix", d.Prefix, "", `%s is not a topic prefix (non-empty, no "+", "#" or "$", no leading or trailing "/")`, configQuote(d.Prefix))
+	}
+	if t := c.Discovery.CommandTimeout; t < 100*time.Millisecond || t > 10*time.Minute {
+		v.errorf("discovery.command_timeout", t, "", "%s is out of range (100ms to 10m)", configQuote(t.String()))
+	}
+
 	tlsOK := v.addr("tls.addr", c.TLS.Addr)
 	tlsOn := v.tls(c.TLS)
 	httpOK := v.addr("http.addr", c.HTTP.Addr)
@@ -1182,6 +1209,12 @@ func (c Config) HubOptions() (hub.Options, error) {
 		HTTP: hub.HTTPOptions{
 			Addr: c.HTTP.Addr,
 		},
+		Discovery: hub.DiscoveryOptions{
+			Prefix:         c.Discovery.Prefix,
+			AutoPair:       c.Discovery.AutoPair,
+			CommandTimeout: c.Discovery.CommandTimeout,
+			MDNS:           c.Discovery.MDNS,
+		},
 		ACL: rules,
 	}, nil
 }
@@ -1268,8 +1301,22 @@ tls:
   cn_as_username: false
 
 http:
-  # HTTP listen address (health checks; later the web UI and API).
+  # HTTP listen address: health checks (/healthz) and the JSON API (/api/).
   addr: ":8080"
+
+discovery:
+  # Topic prefix of Home Assistant MQTT discovery: devices announce
+  # themselves on <prefix>/<component>/[<node_id>/]<object_id>/config.
+  prefix: homeassistant
+  # Pair every newly discovered device at once, as Home Assistant does. By
+  # default new devices wait, pending, until someone pairs them.
+  auto_pair: false
+  # How long a delivered command waits for the device to report the
+  # requested state before it counts as unconfirmed.
+  command_timeout: 10s
+  # Advertise the hub over mDNS (_mqtt._tcp, _hubd._tcp) and list devices
+  # that announce themselves on the LAN.
+  mdns: true
 
 # Access rules. Anything no rule allows is denied, and a matching deny rule
 # wins over rules that allow. Users with role admin or service have built-in

@@ -249,8 +249,9 @@ func TestParseConfigValues(t *testing.T) {
 				Path:           "/ws",
 				AllowedOrigins: []string{"https://hub.example.com", "http://192.168.1.10:8080"},
 			},
-			TLS:  TLSConfig{Addr: ""},
-			HTTP: HTTPConfig{Addr: "localhost:8080"},
+			TLS:       TLSConfig{Addr: ""},
+			HTTP:      HTTPConfig{Addr: "localhost:8080"},
+			Discovery: DiscoveryConfig{Prefix: "homeassistant", CommandTimeout: 10 * time.Second, MDNS: true},
 			ACL: []ACLRule{
 				{Role: "admin", Topic: "#", Access: "readwrite"},
 				device,
@@ -601,7 +602,8 @@ func TestConfigHubOptions(t *testing.T) {
 				Path:           "/ws",
 				AllowedOrigins: []string{"https://hub.example.com", "http://192.168.1.10:8080"},
 			},
-			HTTP: hub.HTTPOptions{Addr: "localhost:8080"},
+			HTTP:      hub.HTTPOptions{Addr: "localhost:8080"},
+			Discovery: hub.DiscoveryOptions{Prefix: "homeassistant", CommandTimeout: 10 * time.Second, MDNS: true},
 			ACL: []auth.Rule{
 				{Role: auth.RoleAdmin, Topic: "#", Access: auth.AccessReadWrite, Source: file + ":32"},
 				{Role: auth.RoleDevice, Topic: "devices/%c/#", Access: auth.AccessReadWrite, Source: file + ":35"},

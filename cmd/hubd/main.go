@@ -7,6 +7,8 @@
 //	hubd [serve] [flags]          run the hub (the default)
 //	hubd user add NAME --role ROLE [--password-stdin]
 //	hubd user list | del NAME | passwd NAME --password-stdin
+//	hubd token create NAME [--role service|admin]
+//	hubd token list | del NAME
 //	hubd config check FILE        validate a configuration file
 //	hubd config example           print a commented configuration
 //	hubd selftest                 check that this binary works on this machine
@@ -86,6 +88,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return m.Run(ctx)
 	case "user":
 		return runUser(ctx, args, stdin, stdout, stderr)
+	case "token":
+		return runToken(ctx, args, stdout, stderr)
 	case "config":
 		return runConfig(args, stdout, stderr)
 	case "selftest":
@@ -109,6 +113,8 @@ Commands:
   hubd user list
   hubd user del NAME
   hubd user passwd NAME --password-stdin
+  hubd token create NAME [--role service|admin]   an API bearer token
+  hubd token list | del NAME
   hubd config check FILE               validate a configuration file
   hubd config example                  print a commented configuration file
   hubd selftest                        check this binary works here (SQLite, broker, TCP)

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 	"weak"
@@ -37,6 +38,21 @@ type HookOptions struct {
 	Server *mqtt.Server
 	// Logger receives failed and refused connections; nil discards.
 	Logger *slog.Logger
+	// Grants adds access decided elsewhere: the topics a paired device's
+	// own discovery configuration declares. Nil grants nothing.
+	Grants Grants
+}
+
+// Grants is access granted to individual clients by another part of the
+// hub (device pairing). It only ever adds to what the rules allow; the
+// built-in limits ($ topics) still apply, because grants never cover
+// them.
+type Grants interface {
+	// CanPublish reports whether the client may publish to topic.
+	CanPublish(s Subject, topic string) bool
+	// CanSubscribe reports whether the client may subscribe to filter
+	// (and receive what it matches).
+	CanSubscribe(s Subject, filter string) bool
 }
 
 // Hook is the broker extension that authenticates clients at CONNECT and
@@ -61,6 +77,7 @@ type Hook struct {
 	cn     bool
 	server *mqtt.Server
 	log    *slog.Logger
+	grants Grants
 
 	// clients remembers each client's verdict and Subject, so ACL checks
 	// never reach SQLite. Keys are weak: an entry goes when mochi drops
@@ -95,6 +112,7 @@ func NewHook(o HookOptions) *Hook {
 		cn:      o.CNAsUsername,
 		server:  o.Server,
 		log:     o.Logger,
+		grants:  o.Grants,
 		clients: make(map[weak.Pointer[mqtt.Client]]*clientState),
 	}
 	if h.acl == nil {
@@ -282,13 +300,15 @@ func (h *Hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		return false
 	}
 	a := h.acl()
+	g := h.grants
+	isDollar := strings.HasPrefix(topic, "$")
 	switch {
 	case write:
-		ok = a.CanPublish(sub, topic)
+		ok = a.CanPublish(sub, topic) || g != nil && !isDollar && g.CanPublish(sub, topic)
 	case isFilter(topic):
-		ok = a.CanSubscribe(sub, topic)
-	default:
-		return a.CanRead(sub, topic) // per delivery: keep it quiet
+		ok = a.CanSubscribe(sub, topic) || g != nil && !isDollar && g.CanSubscribe(sub, topic)
+	default: // per delivery: keep it quiet
+		return a.CanRead(sub, topic) || g != nil && !isDollar && g.CanSubscribe(sub, topic)
 	}
 	if !ok && h.log.Enabled(context.Background(), slog.LevelDebug) {
 		h.log.Debug("mqtt access denied", "client", cl.ID, "username", sub.Username,
