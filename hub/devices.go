@@ -5,6 +5,7 @@ package hub
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -13,6 +14,7 @@ import (
 	"hubd/devices/commands"
 	"hubd/devices/store"
 	"hubd/discovery"
+	"hubd/discovery/mdns"
 	"hubd/hub/auth"
 	"hubd/ui"
 )
@@ -27,6 +29,7 @@ type devicesPart struct {
 	Commands *commands.Service
 
 	network devices.NetworkService
+	mdns    *mdns.Service
 	api     *mqttAPI
 	stop    context.CancelFunc
 }
@@ -54,6 +57,9 @@ func (h *Hub) apiHandler() http.Handler {
 }
 
 func (h *Hub) closeDevices() {
+	if h.mdns != nil {
+		h.mdns.Close() // the goodbye goes out while the hub still answers
+	}
 	if h.stop != nil {
 		h.stop()
 	}
@@ -114,11 +120,32 @@ func (h *Hub) startDevices() error {
 	if err := h.Commands.Start(ctx, pub); err != nil {
 		return fmt.Errorf("start commands: %w", err)
 	}
+	if h.opts.Discovery.MDNS {
+		h.mdns = mdns.New(mdns.Options{
+			MQTTPort: h.port("mqtt"),
+			TLSPort:  h.port("tls"),
+			HTTPPort: h.port("http"),
+			Version:  h.opts.Version,
+			Logger:   h.log.With("component", "mdns"),
+		})
+		if err := h.mdns.Start(ctx); err != nil {
+			return fmt.Errorf("mdns: %w", err)
+		}
+		h.network = h.mdns
+	}
 	h.api = &mqttAPI{srv: h.Broker, events: h.Events, entities: h.Devices, commands: h.Commands, log: h.log.With("component", "mqtt-api")}
 	if err := h.api.start(ctx); err != nil {
 		return fmt.Errorf("start MQTT entity API: %w", err)
 	}
 	return nil
+}
+
+// port returns the port a listener is bound to, or 0 if it is off.
+func (h *Hub) port(name string) int {
+	if a, ok := h.Addr(name).(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
 }
 
 // deviceGrants lets paired devices use the topics their own discovery

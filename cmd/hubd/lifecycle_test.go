@@ -144,7 +144,7 @@ func TestBadInput(t *testing.T) {
 		{"ErrDataDirUnusable", []string{"--data-dir", filepath.Join(notDir, "data")}, []string{filepath.Join(notDir, "data")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			args := append([]string{"serve", "--http-addr", "", "--ws-addr", "", "--mqtt-addr", "127.0.0.1:0"}, tc.args...)
+			args := append([]string{"serve", "--http-addr", "", "--ws-addr", "", "--mqtt-addr", "127.0.0.1:0", "--mdns=false"}, tc.args...)
 			code, _, stderr := runHubd(t, "", args...)
 			if code == 0 {
 				t.Fatalf("exit code 0, want non-zero")

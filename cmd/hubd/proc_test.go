@@ -165,7 +165,8 @@ func startHubd(t testing.TB, env []string, args ...string) *hubdProc {
 func launchHubd(t testing.TB, env []string, args ...string) *hubdProc {
 	t.Helper()
 	all := append([]string{"serve", "--log-format", "json",
-		"--mqtt-addr", "127.0.0.1:0", "--ws-addr", "", "--tls-addr", "", "--http-addr", "127.0.0.1:0"}, args...)
+		"--mqtt-addr", "127.0.0.1:0", "--ws-addr", "", "--tls-addr", "", "--http-addr", "127.0.0.1:0",
+		"--mdns=false"}, args...)
 	cmd := exec.Command(hubdBin, all...)
 	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()

@@ -101,6 +101,7 @@ func (m *Main) ParseFlags(args []string) error {
 	httpAddr := fs.String("http-addr", "", "HTTP listen `address` (empty disables)")
 	logFormat := fs.String("log-format", "", "log format: text or json")
 	logLevel := fs.String("log-level", "", "log level: debug, info, warn or error")
+	mdnsOn := fs.Bool("mdns", true, "advertise the hub and browse for devices over mDNS (overrides discovery.mdns)")
 	fs.StringVar(&m.PprofAddr, "pprof-addr", "", "serve Go profiling endpoints on this `address` (off by default; use loopback)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -135,6 +136,9 @@ func (m *Main) ParseFlags(args []string) error {
 	}
 	if set["log-level"] {
 		cfg.Log.Level = *logLevel
+	}
+	if set["mdns"] {
+		cfg.Discovery.MDNS = *mdnsOn
 	}
 	if errs := cfg.Validate(); len(errs) > 0 {
 		return &exitCodeError{code: 2, err: errs}
