@@ -50,6 +50,7 @@ func (h *Hub) apiHandler() http.Handler {
 		Entities: h.Devices,
 		Commands: h.Commands,
 		Network:  network,
+		Pairing:  h.Users,
 		Auth:     apiAuth{h.Users},
 		Logger:   h.log.With("component", "http"),
 	}

@@ -1,6 +1,7 @@
 package ui_test
 
 import (
+	"time"
 	"context"
 
 	"hubd/devices"
@@ -88,6 +89,17 @@ type NetworkService struct {
 
 func (s *NetworkService) Candidates(ctx context.Context) ([]devices.Candidate, error) {
 	return s.CandidatesFn(ctx)
+}
+
+var _ ui.PairingWindow = (*PairingWindow)(nil)
+
+// PairingWindow is a mock ui.PairingWindow.
+type PairingWindow struct {
+	OpenPairingWindowFn func(ctx context.Context, d time.Duration) (time.Time, error)
+}
+
+func (p *PairingWindow) OpenPairingWindow(ctx context.Context, d time.Duration) (time.Time, error) {
+	return p.OpenPairingWindowFn(ctx, d)
 }
 
 var _ ui.Authenticator = (*Authenticator)(nil)

@@ -28,6 +28,7 @@ type Server struct {
 	Entities devices.EntityService  // /api/entities
 	Commands devices.CommandService // /api/entities/{id}/command, /api/commands
 	Network  devices.NetworkService // /api/network
+	Pairing  PairingWindow          // /api/pairing
 	// Auth checks every request's credentials.
 	Auth Authenticator
 	// Logger receives failed authentications, changes made through the
@@ -61,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 	ents := need(s.Entities != nil, "Entities")
 	cmds := need(s.Commands != nil, "Commands")
 	netw := need(s.Network != nil, "Network")
+	pair := need(s.Pairing != nil, "Pairing")
 
 	handle("GET", "/api/devices", devs(s.handleDeviceList))
 	handle("GET", "/api/devices/{id}", devs(s.handleDeviceView))
@@ -73,6 +75,7 @@ func (s *Server) Handler() http.Handler {
 	handle("POST", "/api/entities/{id}/command", cmds(s.handleEntityCommand))
 	handle("GET", "/api/commands/{id}", cmds(s.handleCommandView))
 	handle("GET", "/api/network", netw(s.handleNetwork))
+	handle("POST", "/api/pairing", pair(s.handlePairing))
 
 	// A pattern without a method is less specific than the same one with
 	// a method, so these catch only the methods not registered above.

@@ -36,6 +36,7 @@ type TestServer struct {
 	Entities EntityService
 	Commands CommandService
 	Network  NetworkService
+	Pairing  PairingWindow
 	Auth     Authenticator
 	Logs     *lockedBuffer
 }
@@ -69,6 +70,7 @@ func MustOpenServer(tb testing.TB) *TestServer {
 		Entities: &s.Entities,
 		Commands: &s.Commands,
 		Network:  &s.Network,
+		Pairing:  &s.Pairing,
 		Auth:     &s.Auth,
 		Logger:   slog.New(slog.NewTextHandler(s.Logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}

@@ -7,6 +7,7 @@
 //	hubd [serve] [flags]          run the hub (the default)
 //	hubd user add NAME --role ROLE [--password-stdin]
 //	hubd user list | del NAME | passwd NAME --password-stdin
+//	hubd pair [--for 5m]          open the pairing window
 //	hubd token create NAME [--role service|admin]
 //	hubd token list | del NAME
 //	hubd config check FILE        validate a configuration file
@@ -88,6 +89,8 @@ func dispatch(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return m.Run(ctx)
 	case "user":
 		return runUser(ctx, args, stdin, stdout, stderr)
+	case "pair":
+		return runPair(ctx, args, stdout, stderr)
 	case "token":
 		return runToken(ctx, args, stdout, stderr)
 	case "config":
@@ -113,6 +116,7 @@ Commands:
   hubd user list
   hubd user del NAME
   hubd user passwd NAME --password-stdin
+  hubd pair [--for 5m]                 let onboarding credentials announce devices
   hubd token create NAME [--role service|admin]   an API bearer token
   hubd token list | del NAME
   hubd config check FILE               validate a configuration file

@@ -23,16 +23,21 @@ const (
 	RoleService   Role = "service"
 	RoleDevice    Role = "device"
 	RoleAnonymous Role = "anonymous"
+	// RoleOnboarding is a credential for devices being set up: it may
+	// connect and publish discovery configurations only while the pairing
+	// window is open (hubd pair --for 5m), and nothing else.
+	RoleOnboarding Role = "onboarding"
 )
 
-// ParseRole parses the role of a stored user: "admin", "service" or
+// ParseRole parses the role of a stored user: "admin", "service",
+// "onboarding" or
 // "device". Anonymous is not a role a user can have.
 func ParseRole(s string) (Role, error) {
 	switch r := Role(s); r {
-	case RoleAdmin, RoleService, RoleDevice:
+	case RoleAdmin, RoleService, RoleDevice, RoleOnboarding:
 		return r, nil
 	}
-	return "", fmt.Errorf("unknown role %q (want admin, service or device)", s)
+	return "", fmt.Errorf("unknown role %q (want admin, service, device or onboarding)", s)
 }
 
 // privileged reports whether r has built-in access to all non-$ topics.

@@ -186,7 +186,11 @@ func (h *Hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 				"username", sub.Username, "session_username", string(old.Properties.Username))
 		}
 	}
-	if pk.Connect.WillFlag && !h.acl().CanPublish(sub, pk.Connect.WillTopic) {
+	if sub.Role == RoleOnboarding && !h.pairingOpen(ctx) {
+		return h.refuse(cl, packets.ErrNotAuthorized, "onboarding credential used outside the pairing window",
+			"username", sub.Username)
+	}
+	if pk.Connect.WillFlag && !h.canPublish(ctx, sub, pk.Connect.WillTopic) {
 		return h.refuse(cl, packets.ErrNotAuthorized, "will topic not allowed",
 			"username", sub.Username, "will_topic", pk.Connect.WillTopic)
 	}
@@ -304,7 +308,9 @@ func (h *Hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	isDollar := strings.HasPrefix(topic, "$")
 	switch {
 	case write:
-		ok = a.CanPublish(sub, topic) || g != nil && !isDollar && g.CanPublish(sub, topic)
+		ok = h.canPublish(context.Background(), sub, topic)
+	case sub.Role == RoleOnboarding:
+		ok = false // onboarding credentials only announce
 	case isFilter(topic):
 		ok = a.CanSubscribe(sub, topic) || g != nil && !isDollar && g.CanSubscribe(sub, topic)
 	default: // per delivery: keep it quiet
@@ -315,6 +321,39 @@ func (h *Hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 			"topic", topic, "write", write)
 	}
 	return ok
+}
+
+// canPublish is the publish decision: the rules, then the grants; an
+// onboarding credential may only publish discovery configurations, and
+// only while the pairing window is open.
+func (h *Hook) canPublish(ctx context.Context, sub Subject, topic string) bool {
+	if sub.Role == RoleOnboarding {
+		return isConfigTopic(topic) && h.pairingOpen(ctx)
+	}
+	if h.acl().CanPublish(sub, topic) {
+		return true
+	}
+	return h.grants != nil && !strings.HasPrefix(topic, "$") && h.grants.CanPublish(sub, topic)
+}
+
+// isConfigTopic reports whether topic looks like a discovery config
+// topic: "<prefix>/<component>/[<node_id>/]<object_id>/config".
+func isConfigTopic(topic string) bool {
+	if strings.HasPrefix(topic, "$") || strings.HasPrefix(topic, "hubd/") || !strings.HasSuffix(topic, "/config") {
+		return false
+	}
+	n := strings.Count(topic, "/")
+	return n == 3 || n == 4
+}
+
+// pairingOpen reports whether the pairing window is open now.
+func (h *Hook) pairingOpen(ctx context.Context) bool {
+	until, err := h.users.PairingWindow(ctx)
+	if err != nil {
+		h.log.Warn("pairing window unreadable; treating it as closed", "error", err)
+		return false
+	}
+	return time.Now().Before(until)
 }
 
 // subject returns who cl is. A client the hook did not authenticate (a

@@ -58,7 +58,7 @@ func MustAdd(tb testing.TB, s *Store, name string, role Role, password string) U
 }
 
 func TestParseRole(t *testing.T) {
-	for _, s := range []string{"admin", "service", "device"} {
+	for _, s := range []string{"admin", "service", "device", "onboarding"} {
 		if r, err := ParseRole(s); err != nil || string(r) != s {
 			t.Errorf("ParseRole(%q) = %q, %v", s, r, err)
 		}
@@ -69,7 +69,7 @@ func TestParseRole(t *testing.T) {
 			t.Errorf("ParseRole(%q): no error", s)
 			continue
 		}
-		if got := err.Error(); !strings.Contains(got, `"`+s+`"`) || !strings.Contains(got, "admin, service or device") {
+		if got := err.Error(); !strings.Contains(got, `"`+s+`"`) || !strings.Contains(got, "admin, service, device or onboarding") {
 			t.Errorf("ParseRole(%q) error %q: want the value and the allowed roles", s, got)
 		}
 	}
