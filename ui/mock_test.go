@@ -1,8 +1,8 @@
 package ui_test
 
 import (
-	"time"
 	"context"
+	"time"
 
 	"hubd/devices"
 	"hubd/ui"
