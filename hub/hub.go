@@ -33,8 +33,8 @@ import (
 const DatabaseFile = "hubd.db"
 
 // watchdogTopic is where Check sends a message to itself through the
-// broker. Clients can neither see nor publish topics that start with "$".
-const watchdogTopic = "$hubd/watchdog"
+// broker. No client may read or publish it (auth.PrivatePrefix).
+const watchdogTopic = auth.PrivatePrefix + "watchdog"
 
 // Hub is a running hubd: database, broker and listeners.
 type Hub struct {
@@ -51,6 +51,7 @@ type Hub struct {
 	devicesPart
 
 	persist *persist.Hook
+	policy  *policyHook
 	acl     atomic.Pointer[auth.ACL]
 
 	bound   map[string]net.Listener
@@ -206,12 +207,13 @@ func (h *Hub) startBroker(ctx context.Context, tlsConf *tls.Config) error {
 	})
 	srv.Info.Version = h.opts.Version
 	h.Broker = srv
+	h.policy = &policyHook{maxKeepAlive: h.opts.MQTT.MaxKeepAlive}
 
 	hooks := []struct {
 		hook mqtt.Hook
 		conf any
 	}{
-		{&keepAliveHook{max: h.opts.MQTT.MaxKeepAlive}, nil},
+		{h.policy, nil},
 		{auth.NewHook(auth.HookOptions{
 			Users:          h.Users,
 			ACL:            h.acl.Load,
@@ -406,9 +408,7 @@ func (h *Hub) close() error {
 	h.closeDevices()
 	if h.Broker != nil {
 		// A clean server shutdown sends no Will messages (MQTT 5, 3.1.2.5).
-		for _, cl := range h.Broker.Clients.GetAll() {
-			atomic.StoreUint32(&cl.Properties.Will.Flag, 0)
-		}
+		h.policy.stopping.Store(true)
 		keep(h.Broker.Close())
 		waitTimeout(&h.Broker.Listeners.ClientsWg, 5*time.Second)
 	}

@@ -178,13 +178,18 @@ func (a *ACL) CanPublish(s Subject, topic string) bool {
 	return false
 }
 
+// PrivatePrefix starts the topics the hub uses to talk to itself through
+// the broker (its health check, discarded Wills). No client may read or
+// write them, whatever its role.
+const PrivatePrefix = "$hubd/"
+
 // CanRead reports whether a message published to topic may be delivered
 // to s. It runs for every delivery and does not allocate.
 func (a *ACL) CanRead(s Subject, topic string) bool {
 	if !validTopicName(topic) {
 		return false
 	}
-	if strings.HasPrefix(topic, "$SYS") && !s.Role.privileged() {
+	if strings.HasPrefix(topic, "$SYS") && !s.Role.privileged() || strings.HasPrefix(topic, PrivatePrefix) {
 		return false
 	}
 	var allow, deny []*compiledRule
@@ -221,7 +226,7 @@ func (a *ACL) CanSubscribe(s Subject, filter string) bool {
 	if !ok {
 		return false
 	}
-	if strings.HasPrefix(f, "$SYS") && !s.Role.privileged() {
+	if strings.HasPrefix(f, "$SYS") && !s.Role.privileged() || strings.HasPrefix(f, PrivatePrefix) {
 		return false
 	}
 	var allow, deny []*compiledRule
