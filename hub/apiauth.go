@@ -1,5 +1,3 @@
-//go:build hubdevices
-
 package hub
 
 import (
