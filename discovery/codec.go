@@ -24,7 +24,13 @@ const payloadNone = "None"
 // climate: current_temperature, temperature, target_temp_low,
 // target_temp_high, hvac_action, fan_mode, preset_mode, swing_mode,
 // current_humidity, humidity; fan: percentage, preset_mode, oscillating,
-// direction. json_attributes_topic adds its keys, except those.
+// direction. json_attributes_topic merges its JSON object's keys into
+// Attributes, except those and Home Assistant's blocked ones (keys a later
+// message omits stay).
+//
+// Not modelled: expire_after, off_delay, optimistic mode, light effects,
+// colors and white commands, cover tilt commands, climate fan/swing/preset
+// and humidity commands, fan preset/oscillation/direction commands.
 type Codec struct {
 	id, component string
 	cfg           map[string]any
@@ -186,25 +192,38 @@ func (c *Codec) Warnings() []string { return append([]string(nil), c.warnings...
 
 // Apply updates st, the entity's current state, with a message on one of
 // StateTopics. changed reports whether State or Attributes changed. A
-// payload that does not match what the entity expects leaves State
-// unchanged and returns an EINVALID *devices.Error naming the topic and
-// the value. Apply does not touch Available, LastChanged or LastUpdated.
+// payload that does not match what the entity expects leaves st entirely
+// unchanged and returns an EINVALID *devices.Error naming the entity, the
+// topic and the value. Messages on topics hubd does not interpret
+// (effect_state_topic, say) change nothing and are no error. Apply does
+// not touch Available, LastChanged or LastUpdated.
 func (c *Codec) Apply(st *devices.State, topic string, payload []byte) (changed bool, err error) {
 	rs, ok := c.routes[topic]
 	if !ok {
 		return false, devices.Errorf(devices.EINVALID, "%s: %q is not one of its state topics", c.id, topic)
 	}
 	m := &stateMsg{topic: topic, payload: payload}
+	// Work on a copy so that a message with an error changes nothing.
+	work := *st
+	if st.Attributes != nil {
+		work.Attributes = make(map[string]any, len(st.Attributes))
+		for k, v := range st.Attributes {
+			work.Attributes[k] = v
+		}
+	}
 	var msgs []string
 	for _, r := range rs {
-		ch, err := r(st, m)
+		ch, err := r(&work, m)
 		changed = changed || ch
 		if err != nil {
 			msgs = append(msgs, err.Error())
 		}
 	}
 	if len(msgs) > 0 {
-		return changed, devices.Errorf(devices.EINVALID, "%s: %s", c.id, strings.Join(msgs, "; "))
+		return false, devices.Errorf(devices.EINVALID, "%s: %s", c.id, strings.Join(msgs, "; "))
+	}
+	if changed {
+		*st = work
 	}
 	return changed, nil
 }

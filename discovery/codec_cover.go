@@ -20,6 +20,15 @@ func coverPercent(v, open, closed float64) int {
 	return int(math.Min(math.Max(p, 0), 100))
 }
 
+// numVar passes an option's number to a template as Home Assistant
+// would: an int when it is integral.
+func numVar(f float64) any {
+	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+		return int64(f)
+	}
+	return f
+}
+
 // positionState is the state a position implies.
 func positionState(pct int) string {
 	if pct == 0 {
@@ -71,7 +80,7 @@ func (c *Codec) setupCover() {
 		}
 		return false, fmt.Errorf("payload %q on %q is not one of %q, %q, %q, %q, %q", truncate(v, 60), m.topic, sOpen, sOpening, sClosed, sClosing, sStopped)
 	})
-	vars := map[string]any{"position_open": open, "position_closed": closed}
+	vars := map[string]any{"position_open": numVar(open), "position_closed": numVar(closed)}
 	pt := c.tpl("position_template", true)
 	hasPos := !c.failed("position_template", pt) && c.on("position_topic", func(st *devices.State, m *stateMsg) (bool, error) {
 		v, err := c.render(pt, m, vars)
@@ -129,7 +138,7 @@ func (c *Codec) setupCover() {
 				return nil, "", nil, c.invalid("it has no set_position_topic")
 			}
 			dv := int64(pyRound((open-closed)*float64(pct)/100, 0) + closed)
-			p, err := c.renderCommand("set_position_template", spt, dv, map[string]any{"position": pct, "position_open": open, "position_closed": closed})
+			p, err := c.renderCommand("set_position_template", spt, dv, map[string]any{"position": pct, "position_open": numVar(open), "position_closed": numVar(closed)})
 			if err != nil {
 				return nil, "", nil, err
 			}
@@ -284,7 +293,7 @@ func (c *Codec) setupValve() {
 				return nil, "", nil, c.invalid("position %d is out of 0-100", pct)
 			}
 			dv := int64(pyRound((open-closed)*float64(pct)/100+closed, 0))
-			p, err := c.renderCommand("command_template", ct, dv, map[string]any{"position": pct, "position_open": open, "position_closed": closed})
+			p, err := c.renderCommand("command_template", ct, dv, map[string]any{"position": pct, "position_open": numVar(open), "position_closed": numVar(closed)})
 			if err != nil {
 				return nil, "", nil, err
 			}

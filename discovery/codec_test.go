@@ -276,6 +276,7 @@ func TestCodec_JSONLight(t *testing.T) {
 		{topic: "l", payload: `{"state":"ON","brightness":100,"color_temp":2700,"color_mode":"color_temp"}`, state: "ON", attrs: map[string]any{"brightness": 255, "color_temp": 370, "color_mode": "color_temp"}},
 		{topic: "l", payload: `{"brightness":null}`, state: "ON", attrs: map[string]any{"brightness": nil}},
 		{topic: "l", payload: `{"state":"BLINK"}`, state: "ON", err: `state BLINK on "l" is neither "ON" nor "OFF"`},
+		{topic: "l", payload: `{"state":"OFF","brightness":"lots"}`, state: "ON", attrs: map[string]any{"color_temp": 370}, err: "is not a number"},
 		{topic: "l", payload: `{"state":null}`, state: ""},
 		{topic: "l", payload: `{"brightness":"lots"}`, state: "", err: "is not a number"},
 	})

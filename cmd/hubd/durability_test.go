@@ -22,7 +22,8 @@ func connectV3(t testing.TB, addr, id, user, pass string, clean bool, onMsg paho
 		SetCleanSession(clean).
 		SetAutoReconnect(false).
 		SetConnectRetry(false).
-		SetOrderMatters(false).
+		SetOrderMatters(true). // handlers see messages in arrival order
+
 		SetProtocolVersion(4).
 		SetMessageChannelDepth(4096)
 	if onMsg != nil {

@@ -57,6 +57,10 @@ type Hook struct {
 	// retained remembers the open group holding a topic's last retained
 	// write, for the same reason.
 	retained map[string]*group
+	// order numbers the messages queued for each offline session (see
+	// OnQosPublish); seq numbers every stored queued message.
+	order map[string]uint16
+	seq   int64
 }
 
 type inflightEntry struct {
@@ -118,6 +122,10 @@ func (h *Hook) Init(config any) error {
 	h.sessions = map[string]bool{}
 	h.inflight = map[inflightKey]inflightEntry{}
 	h.retained = map[string]*group{}
+	h.order = map[string]uint16{}
+	if err := o.DB.SQL().QueryRow(`SELECT coalesce(max(seq), 0) FROM mqtt_inflight`).Scan(&h.seq); err != nil {
+		return fmt.Errorf("read queue order: %w", err)
+	}
 	log := h.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -443,6 +451,14 @@ func (h *Hook) OnRetainedExpired(topic string) {
 
 // OnQosPublish stores a QoS 1/2 message in flight to, or queued for, a
 // client with a lasting session.
+//
+// It also keeps a queue's order: mochi resends a session's messages
+// sorted by uint16(Created), Created being in seconds, so messages queued
+// within the same second come back in random order (an "ON" and an "OFF"
+// swapped). For a client that is offline, so that no acknowledgement can
+// race with it, the hook replaces Created of the queued copy with the
+// session's running count of queued messages. Expiry is kept in its own
+// field and is not affected.
 func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, resends int) {
 	if !persistent(cl) {
 		return
@@ -458,6 +474,16 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, rese
 	var data []byte
 	origin := cl.ID // the acknowledgement of the client's own publish
 	if pk.FixedHeader.Type == packets.Publish {
+		if cl.Net.Conn == nil || cl.Closed() {
+			h.mu.Lock()
+			if cl.State.Inflight.Len() <= 1 {
+				h.order[cl.ID] = 0 // the queue was empty: start again
+			}
+			h.order[cl.ID]++
+			pk.Created = int64(h.order[cl.ID])
+			h.mu.Unlock()
+			cl.State.Inflight.Set(pk)
+		}
 		var err error
 		if data, err = encodePublish(pk); err != nil {
 			h.Log.Error("persist inflight", "client", cl.ID, "topic", pk.TopicName, "error", err)
@@ -465,14 +491,15 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, rese
 		}
 		origin = pk.Origin
 	}
-	st := stmt{
-		`INSERT INTO mqtt_inflight (client_id, packet_id, type, created, expiry, packet) VALUES (?, ?, ?, ?, ?, ?)
-		 ON CONFLICT (client_id, packet_id) DO UPDATE SET type = excluded.type, created = excluded.created,
-		 expiry = excluded.expiry, packet = excluded.packet`,
-		[]any{cl.ID, pk.PacketID, pk.FixedHeader.Type, pk.Created, pk.Expiry, data},
-	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.seq++
+	st := stmt{
+		`INSERT INTO mqtt_inflight (client_id, packet_id, type, created, expiry, packet, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+		 ON CONFLICT (client_id, packet_id) DO UPDATE SET type = excluded.type, created = excluded.created,
+		 expiry = excluded.expiry, packet = excluded.packet, seq = excluded.seq`,
+		[]any{cl.ID, pk.PacketID, pk.FixedHeader.Type, pk.Created, pk.Expiry, data, h.seq},
+	}
 	e = h.inflight[key]
 	h.inflight[key] = inflightEntry{typ: pk.FixedHeader.Type, g: h.write(e.g, origin, st)}
 }

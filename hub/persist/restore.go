@@ -118,7 +118,7 @@ func (h *Hook) restoreRetained(ctx context.Context, srv *mqtt.Server) error {
 }
 
 func (h *Hook) restoreInflight(ctx context.Context, srv *mqtt.Server) error {
-	rows, err := h.db.SQL().QueryContext(ctx, `SELECT client_id, packet_id, type, created, expiry, packet FROM mqtt_inflight ORDER BY client_id, created, packet_id`)
+	rows, err := h.db.SQL().QueryContext(ctx, `SELECT client_id, packet_id, type, created, expiry, packet FROM mqtt_inflight ORDER BY client_id, seq, packet_id`)
 	if err != nil {
 		return fmt.Errorf("read inflight: %w", err)
 	}
@@ -150,6 +150,12 @@ func (h *Hook) restoreInflight(ctx context.Context, srv *mqtt.Server) error {
 		default:
 			continue
 		}
+		// Created orders the resend (see OnQosPublish): number the
+		// session's messages in the order they were queued.
+		h.mu.Lock()
+		h.order[client]++
+		created = int64(h.order[client])
+		h.mu.Unlock()
 		pk.PacketID, pk.Created, pk.Expiry = id, created, expiry
 		h.setRestored(srv, cl, pk)
 	}
