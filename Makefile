@@ -4,7 +4,7 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: build run test test-deps test-go vet fuzz bench-storage
+.PHONY: build run test test-deps test-go vet fuzz bench-storage bench-discovery
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/hubd ./cmd/hubd
@@ -34,11 +34,18 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME) ./cmd/hubd
 	$(GO) test -run '^$$' -fuzz '^FuzzValidatePattern$$' -fuzztime $(FUZZTIME) ./hub/auth
 	$(GO) test -run '^$$' -fuzz '^FuzzCanSubscribe$$' -fuzztime $(FUZZTIME) ./hub/auth
+	$(GO) test -run '^$$' -fuzz '^FuzzParseAnnouncement$$' -fuzztime $(FUZZTIME) ./discovery
+	$(GO) test -run '^$$' -fuzz '^FuzzCompileTemplate$$' -fuzztime $(FUZZTIME) ./discovery
 
 # The storage hook's benchmark: QoS 1 publishes/s to an offline persistent
 # session, with persistence on and off, and SQLite commits/s.
 bench-storage:
 	$(GO) test -run '^$$' -bench . -benchtime 2000x ./hub/persist
+
+# Discovery ingest (configs/s) and state updates/s, through the codecs
+# alone and through the registry (SQLite included).
+bench-discovery:
+	$(GO) test -run '^$$' -bench . -benchtime 1000x ./discovery
 
 # Packaging and benchmark targets live beside their code.
 -include packaging/packaging.mk

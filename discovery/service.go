@@ -356,6 +356,12 @@ func (s *Service) handleConfig(ctx context.Context, t Topic, m message) {
 }
 
 func (s *Service) applyAnnouncement(ctx context.Context, a Announcement, m message) error {
+	if a.Migrate {
+		// The device is moving to another discovery topic; its entities
+		// stay until the new config arrives (Home Assistant keeps them).
+		s.log.Info("discovery: migration announced", "topic", m.topic, "client", m.clientID)
+		return nil
+	}
 	var dev *devices.Device
 	if a.Device != nil {
 		d := *a.Device
@@ -401,8 +407,8 @@ func (s *Service) applyAnnouncement(ctx context.Context, a Announcement, m messa
 		s.index(rt)
 		s.mu.Unlock()
 	}
-	// A device-based config replaces its topic's entities; ones it no
-	// longer lists, or lists with only a platform, go.
+	// A device-based config replaces its topic's entities: ones it lists
+	// with only a platform ("p") go, and so do ones it no longer lists.
 	s.mu.RLock()
 	var gone []string
 	for _, id := range s.byConfig[m.topic] {
