@@ -259,6 +259,18 @@ func (s *Service) publish(topic string, payload []byte, retain bool) {
 	}
 }
 
+// Observe queues a message for the registry as if the broker had just
+// seen it; clientID may be empty when the sender is unknown. The hub
+// replays the retained discovery configs through it at start, so that
+// the registry agrees with them even if the last run stopped between the
+// broker storing a config and the registry taking it in.
+func (s *Service) Observe(topic string, payload []byte, clientID, username string) {
+	if !s.interested(topic) {
+		return
+	}
+	s.enqueue(message{topic: topic, payload: append([]byte(nil), payload...), clientID: clientID, username: username})
+}
+
 // Sync waits until every message seen before the call is processed.
 func (s *Service) Sync(ctx context.Context) error {
 	done := make(chan struct{})
@@ -366,7 +378,7 @@ func (s *Service) applyAnnouncement(ctx context.Context, a Announcement, m messa
 	if a.Device != nil {
 		d := *a.Device
 		d.ClientID, d.Username = m.clientID, m.username
-		if s.autoPair {
+		if s.autoPair && m.clientID != "" {
 			d.Status = devices.StatusPaired
 		}
 		stored, created, err := s.store.UpsertDevice(ctx, d)

@@ -111,6 +111,9 @@ func (h *Hub) startDevices() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	h.stop = cancel
 	h.Devices.Start(ctx, h.Broker)
+	for _, pk := range h.Broker.Topics.Messages(h.Devices.Prefix() + "/#") {
+		h.Devices.Observe(pk.TopicName, pk.Payload, "", "")
+	}
 	pub := &commandPublisher{
 		srv:   h.Broker,
 		cl:    h.Broker.NewClient(nil, "local", "hubd-commands", true),

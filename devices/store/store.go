@@ -50,7 +50,8 @@ func notFound(what, id string) error {
 }
 
 // UpsertDevice stores d. An existing device keeps its status and creation
-// time; a new one starts with d.Status (pending if unset). It returns the
+// time, and its client id and username when d has none; a new one starts
+// with d.Status (pending if unset). It returns the
 // stored device and whether it was new.
 func (s *Store) UpsertDevice(ctx context.Context, d devices.Device) (devices.Device, bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -63,6 +64,9 @@ func (s *Store) UpsertDevice(ctx context.Context, d devices.Device) (devices.Dev
 	switch {
 	case err == nil:
 		d.Status, d.CreatedAt = old.Status, old.CreatedAt
+		if d.ClientID == "" { // re-read from a retained config: the speaker is unknown
+			d.ClientID, d.Username = old.ClientID, old.Username
+		}
 	case devices.ErrorCode(err) == devices.ENOTFOUND:
 		created = true
 		if !d.Status.Valid() {
