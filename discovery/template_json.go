@@ -138,7 +138,7 @@ func tplJSON(b *strings.Builder, v any, python bool, depth int) error {
 		}
 		return tplJSON(b, m, python, depth)
 	case tplUndefined:
-		return errors.New("Object of type Undefined is not JSON serializable")
+		return errors.New("object of type Undefined is not JSON serializable")
 	default:
 		return fmt.Errorf("object of type %T is not JSON serializable", v)
 	}

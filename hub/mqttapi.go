@@ -18,8 +18,9 @@ import (
 // Only admin and service roles may use them (ACL: clients may not
 // publish hubd/# otherwise).
 const (
-	// entityStateTopic carries an entity's normalised state, retained.
-	entityStateTopic = "hubd/entity/%s/state"
+	// entityTopicPrefix starts hubd/entity/<id>/state (an entity's
+	// normalised state, retained) and hubd/entity/<id>/set.
+	entityTopicPrefix = "hubd/entity/"
 	// entitySetFilter receives commands for an entity.
 	entitySetFilter = "hubd/entity/+/set"
 	// commandTopicPrefix carries command status updates.
@@ -47,7 +48,7 @@ func (a *mqttAPI) start(ctx context.Context) error {
 		return err
 	}
 	for _, v := range views {
-		a.publish("hubd/entity/"+v.ID+"/state", discovery.EntityJSON(v), true)
+		a.publish(entityTopicPrefix+v.ID+"/state", discovery.EntityJSON(v), true)
 	}
 	a.sub = a.events.Subscribe()
 	a.done = make(chan struct{})
@@ -73,14 +74,14 @@ func (a *mqttAPI) mirror() {
 	for ev := range a.sub.C() {
 		switch p := ev.Payload.(type) {
 		case devices.EntityView:
-			a.publish("hubd/entity/"+p.ID+"/state", discovery.EntityJSON(p), true)
+			a.publish(entityTopicPrefix+p.ID+"/state", discovery.EntityJSON(p), true)
 		case devices.Command:
 			if b, err := json.Marshal(p); err == nil {
 				a.publish(commandTopicPrefix+p.ID, b, false)
 			}
 		}
 		if ev.Type == devices.EventEntityRemoved {
-			a.publish("hubd/entity/"+ev.EntityID+"/state", nil, true) // clear the retained state
+			a.publish(entityTopicPrefix+ev.EntityID+"/state", nil, true) // clear the retained state
 		}
 		switch ev.Type {
 		case devices.EventDeviceDiscovered, devices.EventDevicePaired, devices.EventDeviceUnpaired,
@@ -95,7 +96,7 @@ func (a *mqttAPI) mirror() {
 // onSet runs a command published to hubd/entity/<id>/set: a JSON
 // CommandRequest, or plain ON / OFF / TOGGLE.
 func (a *mqttAPI) onSet(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
-	id := strings.TrimSuffix(strings.TrimPrefix(pk.TopicName, "hubd/entity/"), "/set")
+	id := strings.TrimSuffix(strings.TrimPrefix(pk.TopicName, entityTopicPrefix), "/set")
 	req, err := parseSetPayload(pk.Payload)
 	if err != nil {
 		a.log.Warn("command refused", "topic", pk.TopicName, "origin", pk.Origin, "error", err)

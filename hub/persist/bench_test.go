@@ -3,6 +3,7 @@ package persist_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"path/filepath"
 	"sync"
@@ -29,7 +30,7 @@ func BenchmarkQoS1ToOfflineSession(b *testing.B) {
 			name = "persistence=on"
 		}
 		b.Run(name, func(b *testing.B) {
-			srv := mqtt.New(&mqtt.Options{})
+			srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler)})
 			srv.Options.Capabilities.MaximumMessageExpiryInterval = 0
 			srv.Options.Capabilities.MaximumInflight = 65535
 			if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
