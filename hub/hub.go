@@ -224,6 +224,10 @@ func (h *Hub) startBroker(ctx context.Context, tlsConf *tls.Config) error {
 			Grants:         h.grants(),
 		}), nil},
 	}
+	hooks = append(hooks, struct {
+		hook mqtt.Hook
+		conf any
+	}{newHandoverHook(srv, h.log.With("component", "broker")), nil})
 	for _, hk := range h.deviceHooks() {
 		hooks = append(hooks, struct {
 			hook mqtt.Hook
