@@ -182,15 +182,25 @@ type CommandRequest struct {
 	Press bool `json:"press,omitempty"`
 }
 
+// CommandMessage is one MQTT message a command publishes.
+type CommandMessage struct {
+	Topic   string `json:"topic"`
+	Payload string `json:"payload"`
+}
+
 // Command is a request on its way to a device.
 type Command struct {
 	ID       string         `json:"id"`
 	EntityID string         `json:"entity_id"`
 	Request  CommandRequest `json:"request"`
-	// Topic and Payload are what was (or will be) published.
-	Topic   string        `json:"topic"`
-	Payload string        `json:"payload"`
-	Status  CommandStatus `json:"status"`
+	// Topic and Payload are what was (or will be) published first.
+	Topic   string `json:"topic"`
+	Payload string `json:"payload"`
+	// Messages lists every message, in order, when the request needs more
+	// than one (a light turned on with a brightness through separate
+	// topics, say).
+	Messages []CommandMessage `json:"messages,omitempty"`
+	Status   CommandStatus    `json:"status"`
 	// Reason explains a failed, unconfirmed or aborted command.
 	Reason    string    `json:"reason,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

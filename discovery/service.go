@@ -688,22 +688,31 @@ func (s *Service) DeleteDevice(ctx context.Context, id string) error {
 	return nil
 }
 
-// EncodeCommand maps a request to what must be published for entity id,
-// and what state will confirm it. ENOTFOUND, EINVALID, ECONFLICT.
-func (s *Service) EncodeCommand(ctx context.Context, id string, req devices.CommandRequest) (topic string, payload []byte, expect string, expectAttr map[string]any, err error) {
+// EncodeCommand maps a request to the messages to publish for entity id,
+// in order, and to the state that will confirm it. ENOTFOUND, EINVALID,
+// ECONFLICT.
+func (s *Service) EncodeCommand(ctx context.Context, id string, req devices.CommandRequest) ([]devices.CommandMessage, string, map[string]any, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	rt, ok := s.entities[id]
 	if !ok {
-		return "", nil, "", nil, devices.Errorf(devices.ENOTFOUND, "entity %q not found", id)
+		return nil, "", nil, devices.Errorf(devices.ENOTFOUND, "entity %q not found", id)
 	}
 	if rt.e.Unsupported != "" {
-		return "", nil, "", nil, devices.Errorf(devices.ECONFLICT, "entity %q cannot be commanded: %s", id, rt.e.Unsupported)
+		return nil, "", nil, devices.Errorf(devices.ECONFLICT, "entity %q cannot be commanded: %s", id, rt.e.Unsupported)
 	}
 	if d, ok := s.devs[rt.e.DeviceID]; rt.e.DeviceID != "" && (!ok || d.Status != devices.StatusPaired) {
-		return "", nil, "", nil, devices.Errorf(devices.ECONFLICT, "device %q of entity %q is not paired", rt.e.DeviceID, id)
+		return nil, "", nil, devices.Errorf(devices.ECONFLICT, "device %q of entity %q is not paired", rt.e.DeviceID, id)
 	}
-	return rt.codec.Command(req, rt.st)
+	msgs, expect, attr, err := rt.codec.Commands(req, rt.st)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	out := make([]devices.CommandMessage, len(msgs))
+	for i, m := range msgs {
+		out[i] = devices.CommandMessage{Topic: m.Topic, Payload: string(m.Payload)}
+	}
+	return out, expect, attr, nil
 }
 
 // CanPublish grants a paired device's client the topics its own

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	mqtt "github.com/mochi-mqtt/server/v2"
 
 	"hubd/devices"
 	"hubd/hub"
@@ -196,8 +197,11 @@ func TestDeviceEndToEnd(t *testing.T) {
 		t.Fatalf("device got %q again before the marker", m.Payload)
 	}
 
-	// Its Will makes the entity unavailable.
+	// Its Will makes the entity unavailable. The broker sends the Will
+	// before it reports the connection gone.
+	gone := th.ev.next(mqtt.OnDisconnect, "plug1-client")
 	plug.kill(t)
+	waitFor(t, gone, "the broker to notice the device's connection ended")
 	syncDevices(t, th)
 	api(t, th, "GET", "/api/entities/"+plugEntity, "", http.StatusOK, &ent)
 	if ent.Available {

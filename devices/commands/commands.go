@@ -20,10 +20,10 @@ import (
 	"hubd/devices/store"
 )
 
-// Encoder maps a request to what must be published; the discovery
-// registry implements it.
+// Encoder maps a request to the messages to publish, in order, and to
+// the state that confirms it; the discovery registry implements it.
 type Encoder interface {
-	EncodeCommand(ctx context.Context, entityID string, req devices.CommandRequest) (topic string, payload []byte, expect string, expectAttr map[string]any, err error)
+	EncodeCommand(ctx context.Context, entityID string, req devices.CommandRequest) (msgs []devices.CommandMessage, expect string, expectAttr map[string]any, err error)
 }
 
 // Publisher publishes a command at QoS 2 tagged with its id, and returns
@@ -109,7 +109,7 @@ func (s *Service) Start(ctx context.Context, pub Publisher) error {
 		case c.Status == devices.CommandSent && !pub.Pending(c.ID):
 			s.update(ctx, c.ID, devices.CommandAborted, "hubd stopped before the command reached the broker's store; it was never sent")
 		default:
-			_, _, expect, attr, err := s.enc.EncodeCommand(ctx, c.EntityID, c.Request)
+			_, expect, attr, err := s.enc.EncodeCommand(ctx, c.EntityID, c.Request)
 			if err != nil {
 				expect, attr = "", nil
 			}
@@ -145,13 +145,19 @@ func newID() string {
 
 // Send records and publishes a command. ENOTFOUND, EINVALID, ECONFLICT.
 func (s *Service) Send(ctx context.Context, entityID string, req devices.CommandRequest) (devices.Command, error) {
-	topic, payload, expect, attr, err := s.enc.EncodeCommand(ctx, entityID, req)
+	msgs, expect, attr, err := s.enc.EncodeCommand(ctx, entityID, req)
 	if err != nil {
 		return devices.Command{}, err
 	}
+	if len(msgs) == 0 {
+		return devices.Command{}, devices.Errorf(devices.EINVALID, "%s: the request publishes nothing", entityID)
+	}
 	now := s.now().UTC()
-	c := devices.Command{ID: newID(), EntityID: entityID, Request: req, Topic: topic, Payload: string(payload),
+	c := devices.Command{ID: newID(), EntityID: entityID, Request: req, Topic: msgs[0].Topic, Payload: msgs[0].Payload,
 		Status: devices.CommandPending, CreatedAt: now, UpdatedAt: now}
+	if len(msgs) > 1 {
+		c.Messages = msgs
+	}
 	if err := s.store.CreateCommand(ctx, c); err != nil {
 		return c, err
 	}
@@ -159,14 +165,18 @@ func (s *Service) Send(ctx context.Context, entityID string, req devices.Command
 	// Marked sent before publishing: after a crash, a "sent" command the
 	// broker does not hold was never published, and is aborted.
 	c, _ = s.update(ctx, c.ID, devices.CommandSent, "")
-	n, err := s.pub.PublishCommand(ctx, topic, payload, c.ID)
-	switch {
-	case err != nil:
-		c, _ = s.update(ctx, c.ID, devices.CommandFailed, "publish: "+err.Error())
-	case n == 0:
-		c, _ = s.update(ctx, c.ID, devices.CommandFailed, fmt.Sprintf("no device is subscribed to %s", topic))
+	for _, m := range msgs {
+		n, err := s.pub.PublishCommand(ctx, m.Topic, []byte(m.Payload), c.ID)
+		if err != nil {
+			c, _ = s.update(ctx, c.ID, devices.CommandFailed, "publish: "+err.Error())
+			break
+		}
+		if n == 0 {
+			c, _ = s.update(ctx, c.ID, devices.CommandFailed, fmt.Sprintf("no device is subscribed to %s", m.Topic))
+			break
+		}
 	}
-	s.log.Info("command sent", "command", c.ID, "entity", entityID, "topic", topic, "status", c.Status)
+	s.log.Info("command sent", "command", c.ID, "entity", entityID, "topic", c.Topic, "messages", len(msgs), "status", c.Status)
 	return c, nil
 }
 

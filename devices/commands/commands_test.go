@@ -15,11 +15,11 @@ import (
 // encoder maps every request on switch.a to "ON" on a/set, expecting ON.
 type encoder struct{}
 
-func (encoder) EncodeCommand(_ context.Context, id string, req devices.CommandRequest) (string, []byte, string, map[string]any, error) {
+func (encoder) EncodeCommand(_ context.Context, id string, req devices.CommandRequest) ([]devices.CommandMessage, string, map[string]any, error) {
 	if id != "switch.a" {
-		return "", nil, "", nil, devices.Errorf(devices.ENOTFOUND, "entity %q not found", id)
+		return nil, "", nil, devices.Errorf(devices.ENOTFOUND, "entity %q not found", id)
 	}
-	return "a/set", []byte("ON"), "ON", nil, nil
+	return []devices.CommandMessage{{Topic: "a/set", Payload: "ON"}}, "ON", nil, nil
 }
 
 // publisher records what is published and reports receivers.
