@@ -41,11 +41,14 @@ type Subscription interface {
 }
 
 // Broadcaster is the in-process EventService: it fans events out over
-// buffered channels and drops a subscriber that falls too far behind
-// rather than blocking the publisher (its channel is closed).
+// buffered channels and never blocks the publisher. A subscriber whose
+// buffer is full misses the event (counted in Dropped) but stays
+// subscribed: the hub's own consumers (command confirmation, the MQTT
+// mirror) must not go deaf after one burst.
 type Broadcaster struct {
-	mu   sync.Mutex
-	subs map[*subscription]struct{}
+	mu      sync.Mutex
+	subs    map[*subscription]struct{}
+	dropped int64
 	// Buffer is each subscriber's channel capacity; 0 means 256.
 	Buffer int
 }
@@ -65,11 +68,19 @@ func (b *Broadcaster) PublishEvent(e Event) {
 	for s := range b.subs {
 		select {
 		case s.c <- e:
-		default: // too slow: drop it
-			delete(b.subs, s)
-			close(s.c)
+		default: // too slow: it misses this one
+			s.dropped++
+			b.dropped++
 		}
 	}
+}
+
+// Dropped counts the events some subscriber missed because its buffer was
+// full.
+func (b *Broadcaster) Dropped() int64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.dropped
 }
 
 // Subscribe starts a subscription.
@@ -86,8 +97,9 @@ func (b *Broadcaster) Subscribe() Subscription {
 }
 
 type subscription struct {
-	b *Broadcaster
-	c chan Event
+	b       *Broadcaster
+	c       chan Event
+	dropped int64
 }
 
 func (s *subscription) C() <-chan Event { return s.c }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,7 @@ type Service struct {
 	entities map[string]*entityRT
 	byState  map[string][]*entityRT // state topic → entities
 	byAvail  map[string][]*entityRT // availability topic → entities
+	byCmd    map[string][]*entityRT // command topic → entities
 	byConfig map[string][]string    // discovery topic → entity ids
 	devs     map[string]devices.Device
 	dirty    map[string]bool // entity ids whose state is not yet stored
@@ -107,6 +109,7 @@ func NewService(o Options) *Service {
 		entities: map[string]*entityRT{},
 		byState:  map[string][]*entityRT{},
 		byAvail:  map[string][]*entityRT{},
+		byCmd:    map[string][]*entityRT{},
 		byConfig: map[string][]string{},
 		devs:     map[string]devices.Device{},
 		dirty:    map[string]bool{},
@@ -181,6 +184,9 @@ func (s *Service) index(rt *entityRT) {
 	for _, a := range items {
 		s.byAvail[a.Topic] = append(s.byAvail[a.Topic], rt)
 	}
+	for _, t := range rt.codec.CommandTopics() {
+		s.byCmd[t] = append(s.byCmd[t], rt)
+	}
 }
 
 // unindex removes the entity id from every index. The caller holds s.mu.
@@ -194,7 +200,7 @@ func (s *Service) unindex(id string) {
 	if len(s.byConfig[rt.e.DiscoveryTopic]) == 0 {
 		delete(s.byConfig, rt.e.DiscoveryTopic)
 	}
-	for _, idx := range []map[string][]*entityRT{s.byState, s.byAvail} {
+	for _, idx := range []map[string][]*entityRT{s.byState, s.byAvail, s.byCmd} {
 		for t, list := range idx {
 			out := list[:0:0]
 			for _, x := range list {
@@ -210,6 +216,38 @@ func (s *Service) unindex(id string) {
 		}
 	}
 	delete(s.dirty, id)
+}
+
+// sameTopics reports whether two versions of an entity use the same
+// state, availability and command topics.
+func sameTopics(a, b *entityRT) bool {
+	set := func(rt *entityRT) map[string]bool {
+		m := map[string]bool{}
+		if rt.codec == nil {
+			return m
+		}
+		for _, t := range rt.codec.StateTopics() {
+			m["s"+t] = true
+		}
+		for _, t := range rt.codec.CommandTopics() {
+			m["c"+t] = true
+		}
+		items, _ := rt.codec.Availability()
+		for _, a := range items {
+			m["a"+a.Topic] = true
+		}
+		return m
+	}
+	x, y := set(a), set(b)
+	if len(x) != len(y) {
+		return false
+	}
+	for k := range x {
+		if !y[k] {
+			return false
+		}
+	}
+	return true
 }
 
 func appendUnique(list []string, v string) []string {
@@ -243,6 +281,9 @@ func (s *Service) Start(ctx context.Context, pub Publisher) {
 // "offline" status.
 func (s *Service) Close() {
 	s.stopOnce.Do(func() {
+		if s.pub.Load() == nil { // never started: no worker to wait for
+			return
+		}
 		s.publish(s.prefix+"/status", []byte("offline"), true)
 		close(s.in)
 		<-s.done
@@ -398,6 +439,7 @@ func (s *Service) applyAnnouncement(ctx context.Context, a Announcement, m messa
 	}
 
 	keep := map[string]bool{}
+	topicsChanged := false
 	for _, e := range a.Entities {
 		e.DiscoveryTopic = m.topic
 		if dev != nil {
@@ -414,10 +456,21 @@ func (s *Service) applyAnnouncement(ctx context.Context, a Announcement, m messa
 		s.mu.Lock()
 		if old, ok := s.entities[e.ID]; ok {
 			rt.st = old.st // an update in place keeps the state
+			if !sameTopics(old, rt) {
+				topicsChanged = true
+			}
 			s.unindex(e.ID)
 		}
 		s.index(rt)
 		s.mu.Unlock()
+	}
+	if topicsChanged && dev != nil && dev.Status == devices.StatusPaired {
+		// Pairing granted the topics the device declared then; new ones
+		// need the user's consent again.
+		s.log.Warn("paired device announced different topics; it is pending until paired again", "device", dev.ID, "topic", m.topic, "client", m.clientID)
+		if _, err := s.setStatus(ctx, dev.ID, devices.StatusPending, devices.EventDeviceUnpaired); err != nil {
+			return err
+		}
 	}
 	// A device-based config replaces its topic's entities: ones it lists
 	// with only a platform ("p") go, and so do ones it no longer lists.
@@ -719,8 +772,16 @@ func (s *Service) EncodeCommand(ctx context.Context, id string, req devices.Comm
 // discovery configuration declares for it to publish: its state,
 // availability and attribute topics, and its own discovery topics.
 func (s *Service) CanPublish(clientID, topic string) bool {
+	if strings.HasPrefix(topic, "hubd/") {
+		return false // the hub's own API is for admin and service users only
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	for _, rt := range s.byCmd[topic] {
+		if !s.ownedBy(rt, clientID) {
+			return false // never another device's command topic
+		}
+	}
 	for _, rt := range s.byState[topic] {
 		if s.ownedBy(rt, clientID) {
 			return true

@@ -134,3 +134,57 @@ func BenchmarkRegistryState(b *testing.B) {
 		b.Fatalf("no state recorded: %+v", st)
 	}
 }
+
+// TestGrantsCannotBeWidened: pairing grants a device's client the topics
+// its config declared; another client announcing the same device, or the
+// device announcing other topics, does not carry those grants over, and
+// no device is ever granted another device's command topic or hubd/.
+func TestGrantsCannotBeWidened(t *testing.T) {
+	ctx := context.Background()
+	s := newTestService(t, nil)
+	cfg := func(id, state string) []byte {
+		return []byte(fmt.Sprintf(`{"name":"Relay","unique_id":"%[1]s","command_topic":"%[1]s/set","state_topic":"%[2]s","device":{"ids":["%[1]s"],"name":"%[1]s"}}`, id, state))
+	}
+	s.handle(ctx, message{topic: "homeassistant/switch/a/config", payload: cfg("a", "a/state"), clientID: "client-a"})
+	s.handle(ctx, message{topic: "homeassistant/switch/b/config", payload: cfg("b", "b/state"), clientID: "client-b"})
+	for _, id := range []string{"a", "b"} {
+		if _, err := s.Pair(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !s.CanPublish("client-a", "a/state") || !s.CanSubscribe("client-a", "a/set") {
+		t.Fatal("paired device lacks its own grants")
+	}
+
+	t.Run("ErrOtherCommandTopic", func(t *testing.T) {
+		// A claims B's command topic as its state topic.
+		s.handle(ctx, message{topic: "homeassistant/switch/a/config", payload: cfg("a", "b/set"), clientID: "client-a"})
+		if s.CanPublish("client-a", "b/set") {
+			t.Fatal("device a may publish to b's command topic")
+		}
+		d, _ := s.FindDevice(ctx, "a")
+		if d.Status != "pending" {
+			t.Fatalf("device a announced new topics and stays %s, want pending", d.Status)
+		}
+	})
+	t.Run("ErrHubdTopics", func(t *testing.T) {
+		s.handle(ctx, message{topic: "homeassistant/switch/a/config", payload: cfg("a", "hubd/entity/switch.b/set"), clientID: "client-a"})
+		if _, err := s.Pair(ctx, "a"); err != nil {
+			t.Fatal(err)
+		}
+		if s.CanPublish("client-a", "hubd/entity/switch.b/set") {
+			t.Fatal("a device was granted a hubd/ topic")
+		}
+	})
+	t.Run("ErrOtherClient", func(t *testing.T) {
+		// Another client announces device b.
+		s.handle(ctx, message{topic: "homeassistant/switch/b/config", payload: cfg("b", "b/state"), clientID: "intruder"})
+		if s.CanSubscribe("intruder", "b/set") || s.CanSubscribe("client-b", "b/set") {
+			t.Fatal("grants moved with the announcing client")
+		}
+		d, _ := s.FindDevice(ctx, "b")
+		if d.Status != "pending" {
+			t.Fatalf("device b announced by another client is %s, want pending", d.Status)
+		}
+	})
+}

@@ -50,8 +50,9 @@ func notFound(what, id string) error {
 }
 
 // UpsertDevice stores d. An existing device keeps its status and creation
-// time, and its client id and username when d has none; a new one starts
-// with d.Status (pending if unset). It returns the
+// time, and its client id and username when d has none; a paired device
+// announced by another client goes back to pending. A new one starts with
+// d.Status (pending if unset). It returns the
 // stored device and whether it was new.
 func (s *Store) UpsertDevice(ctx context.Context, d devices.Device) (devices.Device, bool, error) {
 	tx, err := s.db.BeginTx(ctx, nil)
@@ -64,8 +65,13 @@ func (s *Store) UpsertDevice(ctx context.Context, d devices.Device) (devices.Dev
 	switch {
 	case err == nil:
 		d.Status, d.CreatedAt = old.Status, old.CreatedAt
-		if d.ClientID == "" { // re-read from a retained config: the speaker is unknown
+		switch {
+		case d.ClientID == "": // re-read from a retained config: the speaker is unknown
 			d.ClientID, d.Username = old.ClientID, old.Username
+		case old.ClientID != "" && d.ClientID != old.ClientID && d.Status == devices.StatusPaired:
+			// Another client speaks for a paired device: its access must
+			// not move with it. The user pairs it again if that is right.
+			d.Status = devices.StatusPending
 		}
 	case devices.ErrorCode(err) == devices.ENOTFOUND:
 		created = true

@@ -200,6 +200,7 @@ func (h *Hook) closeGroup(origin string, g *group) {
 	}
 	g.closed = true
 	h.w.submit(batch{stmts: g.stmts})
+	g.stmts = nil // others may still point at g; its writes are queued
 }
 
 // OnSessionEstablish forgets a stored session that a clean start replaces.
@@ -385,14 +386,22 @@ func (h *Hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		}
 		g.closed = true
 		h.mu.Unlock()
-		h.Log.Error("persist publish: message refused", "client", cl.ID, "topic", pk.TopicName, "error", err)
-		return pk, packets.ErrImplementationSpecificError
+		// No acknowledgement for what is not stored. mochi would still
+		// acknowledge an MQTT 3.1.1 publish whatever the error, so refuse
+		// the packet and drop the connection: the client sends it again.
+		h.Log.Error("persist publish: message refused, client disconnected", "client", cl.ID, "topic", pk.TopicName, "error", err)
+		cl.Stop(packets.ErrImplementationSpecificError)
+		return pk, packets.ErrRejectPacket
 	}
 	h.mu.Lock()
-	g.stmts = append(g.stmts, stmt{
-		`DELETE FROM mqtt_incoming WHERE origin = ? AND packet_id = ?`,
-		[]any{cl.ID, pk.PacketID},
-	})
+	del := stmt{`DELETE FROM mqtt_incoming WHERE origin = ? AND packet_id = ?`, []any{cl.ID, pk.PacketID}}
+	if g.closed {
+		// A takeover of the client id closed the group meanwhile; the
+		// fan-out writes go on their own, and so does this.
+		h.w.submit(batch{stmts: []stmt{del}})
+	} else {
+		g.stmts = append(g.stmts, del)
+	}
 	h.mu.Unlock()
 	return pk, nil
 }
@@ -467,8 +476,8 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, rese
 	h.mu.Lock()
 	e, stored := h.inflight[key]
 	h.mu.Unlock()
-	if stored && e.typ == pk.FixedHeader.Type {
-		return // a resend of what is stored already
+	if stored && e.typ == pk.FixedHeader.Type && (pk.FixedHeader.Dup || pk.FixedHeader.Type != packets.Publish) {
+		return // a resend of what is stored already (mochi marks resends DUP)
 	}
 
 	var data []byte
