@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
@@ -51,21 +52,21 @@ type Hook struct {
 	// sessions holds the ids of clients whose session is stored.
 	sessions map[string]bool
 	// inflight remembers the stored type of each (client, packet id), so
-	// that re-sending a message does not rewrite it, and the open group its
-	// last write waits in, so that later writes to it stay in order.
+	// that re-sending a message does not rewrite it, and the sequence
+	// number of its write, which is the order it was queued in.
 	inflight map[inflightKey]inflightEntry
-	// retained remembers the open group holding a topic's last retained
-	// write, for the same reason.
-	retained map[string]*group
 	// order numbers the messages queued for each offline session (see
-	// OnQosPublish); seq numbers every stored queued message.
+	// OnQosPublish).
 	order map[string]uint16
-	seq   int64
+	// seq numbers every write (see the package doc); replaySeq, when set,
+	// is the number a replayed publish's retained write takes.
+	seq       int64
+	replaySeq int64
 }
 
 type inflightEntry struct {
 	typ byte
-	g   *group
+	seq int64
 }
 
 type inflightKey struct {
@@ -121,10 +122,13 @@ func (h *Hook) Init(config any) error {
 	h.groups = map[string]*group{}
 	h.sessions = map[string]bool{}
 	h.inflight = map[inflightKey]inflightEntry{}
-	h.retained = map[string]*group{}
 	h.order = map[string]uint16{}
-	if err := o.DB.SQL().QueryRow(`SELECT coalesce(max(seq), 0) FROM mqtt_inflight`).Scan(&h.seq); err != nil {
-		return fmt.Errorf("read queue order: %w", err)
+	if err := o.DB.SQL().QueryRow(`SELECT max(
+		(SELECT coalesce(max(seq), 0) FROM mqtt_inflight),
+		(SELECT coalesce(max(seq), 0) FROM mqtt_retained),
+		(SELECT coalesce(max(seq), 0) FROM mqtt_incoming),
+		(SELECT coalesce(max(seq), 0) FROM mqtt_cleared))`).Scan(&h.seq); err != nil {
+		return fmt.Errorf("read write order: %w", err)
 	}
 	log := h.Log
 	if log == nil {
@@ -173,23 +177,22 @@ func persistent(cl *mqtt.Client) bool {
 	return !cl.Properties.Clean
 }
 
-// write queues stmts behind an earlier write still waiting in an open
-// group (after), else in the open fan-out group of origin, else on their
-// own. It returns the group used, or nil. The caller holds h.mu.
-func (h *Hook) write(after *group, origin string, stmts ...stmt) *group {
-	g := after
-	if g != nil && g.closed {
-		g = nil
+// write queues stmts in the open fan-out group of origin, or on their own.
+// The caller holds h.mu. Writes never join another publisher's group:
+// each row is guarded by its sequence number, so the order in which
+// groups commit does not matter.
+func (h *Hook) write(origin string, stmts ...stmt) {
+	if g := h.groups[origin]; g != nil && origin != "" {
+		g.stmts = append(g.stmts, stmts...)
+		return
 	}
-	if g == nil && origin != "" {
-		g = h.groups[origin]
-	}
-	if g == nil {
-		h.w.submit(batch{stmts: stmts})
-		return nil
-	}
-	g.stmts = append(g.stmts, stmts...)
-	return g
+	h.w.submit(batch{stmts: stmts})
+}
+
+// next returns the next write sequence number. The caller holds h.mu.
+func (h *Hook) next() int64 {
+	h.seq++
+	return h.seq
 }
 
 // closeGroup submits g. The caller holds h.mu, so that no write can slip
@@ -267,15 +270,21 @@ func (h *Hook) deleteSession(id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	delete(h.sessions, id)
+	delete(h.order, id)
 	for k := range h.inflight {
 		if k.client == id {
 			delete(h.inflight, k)
 		}
 	}
+	// Queued messages of this session still waiting in some publisher's
+	// group commit later; mqtt_cleared voids them at restore.
+	seq := h.next()
 	h.w.submit(batch{stmts: []stmt{
 		{`DELETE FROM mqtt_sessions WHERE client_id = ?`, []any{id}},
 		{`DELETE FROM mqtt_subscriptions WHERE client_id = ?`, []any{id}},
 		{`DELETE FROM mqtt_inflight WHERE client_id = ?`, []any{id}},
+		{`INSERT INTO mqtt_cleared (client_id, seq) VALUES (?, ?)
+		  ON CONFLICT (client_id) DO UPDATE SET seq = max(seq, excluded.seq)`, []any{id, seq}},
 	}})
 }
 
@@ -297,7 +306,34 @@ func (h *Hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	if errors.Is(err, packets.ErrServerShuttingDown) && cl.Net.Conn == nil {
 		return // a session being restored from the store
 	}
+	h.renumber(cl)
 	h.storeSession(cl)
+}
+
+// renumber gives the messages a session holds as its connection ends the
+// order they were queued in, in Created (see OnQosPublish): those sent
+// while it was online carry seconds, which mochi's resend would mix up
+// with the counters of those queued while it was offline. The connection
+// is gone, so no acknowledgement can race with it.
+func (h *Hook) renumber(cl *mqtt.Client) {
+	held := cl.State.Inflight.GetAll(false)
+	if len(held) == 0 {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	sort.SliceStable(held, func(i, j int) bool {
+		a, b := h.inflight[inflightKey{cl.ID, held[i].PacketID}].seq, h.inflight[inflightKey{cl.ID, held[j].PacketID}].seq
+		if a != b {
+			return a < b
+		}
+		return held[i].PacketID < held[j].PacketID
+	})
+	for i, pk := range held {
+		pk.Created = int64(i + 1)
+		cl.State.Inflight.Set(pk)
+	}
+	h.order[cl.ID] = uint16(len(held))
 }
 
 // OnClientExpired deletes an expired session.
@@ -375,9 +411,12 @@ func (h *Hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 
 	// The incoming log row is written in its own transaction, and the
 	// group will delete it by origin and packet id.
+	h.mu.Lock()
+	seq := h.next()
+	h.mu.Unlock()
 	err = h.w.sync(context.Background(), stmt{
-		`INSERT INTO mqtt_incoming (origin, packet_id, created, expiry, version, packet) VALUES (?, ?, ?, ?, ?, ?)`,
-		[]any{cl.ID, pk.PacketID, pk.Created, pk.Expiry, pk.ProtocolVersion, data},
+		`INSERT INTO mqtt_incoming (origin, packet_id, created, expiry, version, packet, seq) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		[]any{cl.ID, pk.PacketID, pk.Created, pk.Expiry, pk.ProtocolVersion, data, seq},
 	})
 	if err != nil {
 		h.mu.Lock()
@@ -420,26 +459,40 @@ func (h *Hook) OnPacketProcessed(cl *mqtt.Client, pk packets.Packet, err error) 
 
 // OnRetainMessage stores or clears a retained message.
 func (h *Hook) OnRetainMessage(cl *mqtt.Client, pk packets.Packet, r int64) {
-	st := stmt{`DELETE FROM mqtt_retained WHERE topic = ?`, []any{pk.TopicName}}
+	var data []byte
 	if r != -1 {
-		data, err := encodePublish(pk)
-		if err != nil {
+		var err error
+		if data, err = encodePublish(pk); err != nil {
 			h.Log.Error("persist retained", "topic", pk.TopicName, "error", err)
 			return
-		}
-		st = stmt{
-			`INSERT INTO mqtt_retained (topic, created, expiry, version, packet) VALUES (?, ?, ?, ?, ?)
-			 ON CONFLICT (topic) DO UPDATE SET created = excluded.created, expiry = excluded.expiry,
-			 version = excluded.version, packet = excluded.packet`,
-			[]any{pk.TopicName, pk.Created, pk.Expiry, pk.ProtocolVersion, data},
 		}
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if g := h.write(h.retained[pk.TopicName], originOf(cl, pk), st); g != nil {
-		h.retained[pk.TopicName] = g
-	} else {
-		delete(h.retained, pk.TopicName)
+	seq := h.replaySeq
+	if seq == 0 {
+		seq = h.next()
+	}
+	st := retainedTombstone(pk.TopicName, seq)
+	if r != -1 {
+		st = stmt{
+			`INSERT INTO mqtt_retained (topic, created, expiry, version, packet, seq, deleted) VALUES (?, ?, ?, ?, ?, ?, 0)
+			 ON CONFLICT (topic) DO UPDATE SET created = excluded.created, expiry = excluded.expiry,
+			 version = excluded.version, packet = excluded.packet, seq = excluded.seq, deleted = 0
+			 WHERE excluded.seq > mqtt_retained.seq`,
+			[]any{pk.TopicName, pk.Created, pk.Expiry, pk.ProtocolVersion, data, seq},
+		}
+	}
+	h.write(originOf(cl, pk), st)
+}
+
+// retainedTombstone marks a topic's retained message cleared as of seq.
+func retainedTombstone(topic string, seq int64) stmt {
+	return stmt{
+		`INSERT INTO mqtt_retained (topic, created, expiry, version, packet, seq, deleted) VALUES (?, 0, 0, 0, x'', ?, 1)
+		 ON CONFLICT (topic) DO UPDATE SET packet = x'', seq = excluded.seq, deleted = 1
+		 WHERE excluded.seq > mqtt_retained.seq`,
+		[]any{topic, seq},
 	}
 }
 
@@ -455,7 +508,9 @@ func originOf(cl *mqtt.Client, pk packets.Packet) string {
 
 // OnRetainedExpired deletes an expired retained message.
 func (h *Hook) OnRetainedExpired(topic string) {
-	h.w.submit(batch{stmts: []stmt{{`DELETE FROM mqtt_retained WHERE topic = ?`, []any{topic}}}})
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.w.submit(batch{stmts: []stmt{retainedTombstone(topic, h.next())}})
 }
 
 // OnQosPublish stores a QoS 1/2 message in flight to, or queued for, a
@@ -502,15 +557,15 @@ func (h *Hook) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, rese
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.seq++
-	st := stmt{
-		`INSERT INTO mqtt_inflight (client_id, packet_id, type, created, expiry, packet, seq) VALUES (?, ?, ?, ?, ?, ?, ?)
+	seq := h.next()
+	h.inflight[key] = inflightEntry{typ: pk.FixedHeader.Type, seq: seq}
+	h.write(origin, stmt{
+		`INSERT INTO mqtt_inflight (client_id, packet_id, type, created, expiry, packet, seq, deleted) VALUES (?, ?, ?, ?, ?, ?, ?, 0)
 		 ON CONFLICT (client_id, packet_id) DO UPDATE SET type = excluded.type, created = excluded.created,
-		 expiry = excluded.expiry, packet = excluded.packet, seq = excluded.seq`,
-		[]any{cl.ID, pk.PacketID, pk.FixedHeader.Type, pk.Created, pk.Expiry, data, h.seq},
-	}
-	e = h.inflight[key]
-	h.inflight[key] = inflightEntry{typ: pk.FixedHeader.Type, g: h.write(e.g, origin, st)}
+		 expiry = excluded.expiry, packet = excluded.packet, seq = excluded.seq, deleted = 0
+		 WHERE excluded.seq > mqtt_inflight.seq`,
+		[]any{cl.ID, pk.PacketID, pk.FixedHeader.Type, pk.Created, pk.Expiry, data, seq},
+	})
 }
 
 // OnPacketSent records that a QoS 2 delivery reached PUBREL, so that after
@@ -526,10 +581,17 @@ func (h *Hook) OnPacketSent(cl *mqtt.Client, pk packets.Packet, b []byte) {
 	if !stored || e.typ == packets.Pubrel {
 		return
 	}
-	h.inflight[key] = inflightEntry{typ: packets.Pubrel, g: h.write(e.g, "", stmt{
-		`UPDATE mqtt_inflight SET type = ?, packet = NULL WHERE client_id = ? AND packet_id = ?`,
-		[]any{packets.Pubrel, cl.ID, pk.PacketID},
-	})}
+	// An upsert, so that it holds even if the PUBLISH row it replaces is
+	// still waiting in a publisher's group: that older write will not
+	// overwrite it.
+	seq := h.next()
+	h.inflight[key] = inflightEntry{typ: packets.Pubrel, seq: e.seq}
+	h.w.submit(batch{stmts: []stmt{{
+		`INSERT INTO mqtt_inflight (client_id, packet_id, type, created, expiry, packet, seq, deleted) VALUES (?, ?, ?, 0, 0, NULL, ?, 0)
+		 ON CONFLICT (client_id, packet_id) DO UPDATE SET type = excluded.type, packet = NULL, seq = excluded.seq
+		 WHERE excluded.seq > mqtt_inflight.seq`,
+		[]any{cl.ID, pk.PacketID, packets.Pubrel, seq},
+	}}})
 }
 
 // OnQosComplete deletes a finished QoS 1/2 message.
@@ -549,10 +611,16 @@ func (h *Hook) deleteInflight(cl *mqtt.Client, id uint16) {
 	key := inflightKey{cl.ID, id}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	e, stored := h.inflight[key]
-	if !stored {
+	if _, stored := h.inflight[key]; !stored {
 		return
 	}
 	delete(h.inflight, key)
-	h.write(e.g, "", stmt{`DELETE FROM mqtt_inflight WHERE client_id = ? AND packet_id = ?`, []any{cl.ID, id}})
+	// A tombstone, not a DELETE: the row's insert may still be waiting in
+	// a publisher's group and must not bring it back.
+	h.w.submit(batch{stmts: []stmt{{
+		`INSERT INTO mqtt_inflight (client_id, packet_id, type, created, expiry, packet, seq, deleted) VALUES (?, ?, 0, 0, 0, NULL, ?, 1)
+		 ON CONFLICT (client_id, packet_id) DO UPDATE SET packet = NULL, seq = excluded.seq, deleted = 1
+		 WHERE excluded.seq > mqtt_inflight.seq`,
+		[]any{cl.ID, id, h.next()},
+	}}})
 }

@@ -79,15 +79,19 @@ func (h *Hook) Restore(ctx context.Context, srv *mqtt.Server) error {
 	if err := h.refanout(ctx, srv); err != nil {
 		return err
 	}
-	// Drop rows that belong to no stored session.
+	// Drop rows that belong to no stored session, and the tombstones: no
+	// older write can be waiting any more.
 	return h.w.sync(ctx,
 		stmt{`DELETE FROM mqtt_subscriptions WHERE client_id NOT IN (SELECT client_id FROM mqtt_sessions)`, nil},
-		stmt{`DELETE FROM mqtt_inflight WHERE client_id NOT IN (SELECT client_id FROM mqtt_sessions)`, nil},
+		stmt{`DELETE FROM mqtt_inflight WHERE deleted = 1 OR client_id NOT IN (SELECT client_id FROM mqtt_sessions)
+			OR seq <= coalesce((SELECT seq FROM mqtt_cleared c WHERE c.client_id = mqtt_inflight.client_id), 0)`, nil},
+		stmt{`DELETE FROM mqtt_retained WHERE deleted = 1`, nil},
+		stmt{`DELETE FROM mqtt_cleared`, nil},
 	)
 }
 
 func (h *Hook) restoreRetained(ctx context.Context, srv *mqtt.Server) error {
-	rows, err := h.db.SQL().QueryContext(ctx, `SELECT topic, created, expiry, version, packet FROM mqtt_retained`)
+	rows, err := h.db.SQL().QueryContext(ctx, `SELECT topic, created, expiry, version, packet FROM mqtt_retained WHERE deleted = 0`)
 	if err != nil {
 		return fmt.Errorf("read retained: %w", err)
 	}
@@ -118,7 +122,9 @@ func (h *Hook) restoreRetained(ctx context.Context, srv *mqtt.Server) error {
 }
 
 func (h *Hook) restoreInflight(ctx context.Context, srv *mqtt.Server) error {
-	rows, err := h.db.SQL().QueryContext(ctx, `SELECT client_id, packet_id, type, created, expiry, packet FROM mqtt_inflight ORDER BY client_id, seq, packet_id`)
+	rows, err := h.db.SQL().QueryContext(ctx, `SELECT client_id, packet_id, type, created, expiry, packet, seq FROM mqtt_inflight i
+		WHERE deleted = 0 AND seq > coalesce((SELECT seq FROM mqtt_cleared c WHERE c.client_id = i.client_id), 0)
+		ORDER BY client_id, seq, packet_id`)
 	if err != nil {
 		return fmt.Errorf("read inflight: %w", err)
 	}
@@ -127,9 +133,9 @@ func (h *Hook) restoreInflight(ctx context.Context, srv *mqtt.Server) error {
 		var client string
 		var id uint16
 		var typ byte
-		var created, expiry int64
+		var created, expiry, seq int64
 		var data []byte
-		if err := rows.Scan(&client, &id, &typ, &created, &expiry, &data); err != nil {
+		if err := rows.Scan(&client, &id, &typ, &created, &expiry, &data, &seq); err != nil {
 			return fmt.Errorf("read inflight: %w", err)
 		}
 		cl, ok := srv.Clients.Get(client)
@@ -157,17 +163,17 @@ func (h *Hook) restoreInflight(ctx context.Context, srv *mqtt.Server) error {
 		created = int64(h.order[client])
 		h.mu.Unlock()
 		pk.PacketID, pk.Created, pk.Expiry = id, created, expiry
-		h.setRestored(srv, cl, pk)
+		h.setRestored(srv, cl, pk, seq)
 	}
 	return rows.Err()
 }
 
-func (h *Hook) setRestored(srv *mqtt.Server, cl *mqtt.Client, pk packets.Packet) {
+func (h *Hook) setRestored(srv *mqtt.Server, cl *mqtt.Client, pk packets.Packet, seq int64) {
 	if cl.State.Inflight.Set(pk) {
 		atomic.AddInt64(&srv.Info.Inflight, 1)
 	}
 	h.mu.Lock()
-	h.inflight[inflightKey{cl.ID, pk.PacketID}] = inflightEntry{typ: pk.FixedHeader.Type}
+	h.inflight[inflightKey{cl.ID, pk.PacketID}] = inflightEntry{typ: pk.FixedHeader.Type, seq: seq}
 	h.mu.Unlock()
 }
 
@@ -176,13 +182,14 @@ type incoming struct {
 	origin  string
 	pk      packets.Packet
 	version byte
+	seq     int64
 }
 
 // refanout delivers again the publishes whose acknowledgement was durable
 // but whose fan-out was not, each in one transaction with the removal of
 // its log entry, so a crash during recovery cannot deliver one twice.
 func (h *Hook) refanout(ctx context.Context, srv *mqtt.Server) error {
-	rows, err := h.db.SQL().QueryContext(ctx, `SELECT id, origin, packet_id, created, expiry, version, packet FROM mqtt_incoming ORDER BY id`)
+	rows, err := h.db.SQL().QueryContext(ctx, `SELECT id, origin, packet_id, created, expiry, version, packet, seq FROM mqtt_incoming ORDER BY id`)
 	if err != nil {
 		return fmt.Errorf("read incoming log: %w", err)
 	}
@@ -192,7 +199,7 @@ func (h *Hook) refanout(ctx context.Context, srv *mqtt.Server) error {
 		var pid uint16
 		var created, expiry int64
 		var data []byte
-		if err := rows.Scan(&in.id, &in.origin, &pid, &created, &expiry, &in.version, &data); err != nil {
+		if err := rows.Scan(&in.id, &in.origin, &pid, &created, &expiry, &in.version, &data, &in.seq); err != nil {
 			rows.Close()
 			return fmt.Errorf("read incoming log: %w", err)
 		}
@@ -227,14 +234,27 @@ func (h *Hook) refanout(ctx context.Context, srv *mqtt.Server) error {
 			}
 		}
 
+		// A retained publish must not replace a newer retained message
+		// that made it to the store: it is then delivered, not retained.
+		if in.pk.FixedHeader.Retain {
+			var newer int
+			if err := h.db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM mqtt_retained WHERE topic = ? AND seq > ?`,
+				in.pk.TopicName, in.seq).Scan(&newer); err != nil {
+				return fmt.Errorf("read retained %s: %w", in.pk.TopicName, err)
+			}
+			in.pk.FixedHeader.Retain = newer == 0
+		}
+
 		pub := srv.NewClient(nil, "restore", in.origin, true)
 		pub.Properties.ProtocolVersion = 5
 		g := &group{}
 		h.mu.Lock()
 		h.groups[in.origin] = g
+		h.replaySeq = in.seq
 		h.mu.Unlock()
 		err := srv.InjectPacket(pub, in.pk)
 		h.mu.Lock()
+		h.replaySeq = 0
 		g.stmts = append(g.stmts, stmt{`DELETE FROM mqtt_incoming WHERE id = ?`, []any{in.id}})
 		h.closeGroup(in.origin, g)
 		h.mu.Unlock()
