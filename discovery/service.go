@@ -768,6 +768,17 @@ func (s *Service) EncodeCommand(ctx context.Context, id string, req devices.Comm
 	return out, expect, attr, nil
 }
 
+// Owner returns the MQTT client id of the device that entity id belongs
+// to, or "" if unknown.
+func (s *Service) Owner(id string) string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if rt, ok := s.entities[id]; ok {
+		return s.devs[rt.e.DeviceID].ClientID
+	}
+	return ""
+}
+
 // CanPublish grants a paired device's client the topics its own
 // discovery configuration declares for it to publish: its state,
 // availability and attribute topics, and its own discovery topics.

@@ -35,7 +35,7 @@ type devicesPart struct {
 func (h *Hub) grants() auth.Grants { return deviceGrants{h.Devices} }
 
 func (h *Hub) deviceHooks() []mqtt.Hook {
-	return []mqtt.Hook{discovery.NewHook(h.Devices), commands.NewTracker(h.Commands)}
+	return []mqtt.Hook{discovery.NewHook(h.Devices), commands.NewTracker(h.Commands), h.api}
 }
 
 func (h *Hub) apiHandler() http.Handler {
@@ -102,6 +102,7 @@ func (h *Hub) openDevices(ctx context.Context) error {
 		Logger:  h.log.With("component", "commands"),
 		Timeout: h.opts.Discovery.CommandTimeout,
 	})
+	h.api = &mqttAPI{events: h.Events, entities: h.Devices, commands: h.Commands, log: h.log.With("component", "mqtt-api")}
 	return nil
 }
 
@@ -135,7 +136,7 @@ func (h *Hub) startDevices() error {
 		}
 		h.network = h.mdns
 	}
-	h.api = &mqttAPI{srv: h.Broker, events: h.Events, entities: h.Devices, commands: h.Commands, log: h.log.With("component", "mqtt-api")}
+	h.api.srv = h.Broker
 	if err := h.api.start(ctx); err != nil {
 		return fmt.Errorf("start MQTT entity API: %w", err)
 	}

@@ -143,6 +143,9 @@ func (h *Hub) Open(ctx context.Context) (err error) {
 	if err := h.startDevices(); err != nil {
 		return err
 	}
+	if err := h.attachListeners(tlsConf); err != nil {
+		return err
+	}
 	h.startHTTP()
 	h.ready.Store(true)
 	h.log.Info("hub ready", "data_dir", h.opts.DataDir, "listeners", h.addrs())
@@ -257,6 +260,13 @@ func (h *Hub) startBroker(ctx context.Context, tlsConf *tls.Config) error {
 		return fmt.Errorf("watchdog subscription: %w", err)
 	}
 
+	return nil
+}
+
+// attachListeners lets clients in: the last step of Open, once every part
+// of the hub that clients can reach is running.
+func (h *Hub) attachListeners(tlsConf *tls.Config) error {
+	srv := h.Broker
 	var ls []listeners.Listener
 	if l := h.bound["mqtt"]; l != nil {
 		ls = append(ls, listener.NewNet("mqtt", "tcp", l))

@@ -21,8 +21,6 @@ const (
 	// entityTopicPrefix starts hubd/entity/<id>/state (an entity's
 	// normalised state, retained) and hubd/entity/<id>/set.
 	entityTopicPrefix = "hubd/entity/"
-	// entitySetFilter receives commands for an entity.
-	entitySetFilter = "hubd/entity/+/set"
 	// commandTopicPrefix carries command status updates.
 	commandTopicPrefix = "hubd/command/"
 	// eventTopicPrefix carries device events.
@@ -30,8 +28,12 @@ const (
 )
 
 // mqttAPI mirrors the event stream onto hubd/… topics and turns
-// hubd/entity/<id>/set messages into commands.
+// hubd/entity/<id>/set messages into commands. It is a broker hook so that
+// a command is recorded before its publisher gets PUBACK/PUBREC: an
+// acknowledged command is never lost, and a publish replayed after a
+// crash (which comes from an inline client) is not run twice.
 type mqttAPI struct {
+	mqtt.HookBase
 	srv      *mqtt.Server
 	events   devices.EventService
 	entities devices.EntityService
@@ -53,7 +55,23 @@ func (a *mqttAPI) start(ctx context.Context) error {
 	a.sub = a.events.Subscribe()
 	a.done = make(chan struct{})
 	go a.mirror()
-	return a.srv.Subscribe(entitySetFilter, 2, a.onSet)
+	return nil
+}
+
+// ID returns the hook's id.
+func (a *mqttAPI) ID() string { return "hubd-mqtt-api" }
+
+// Provides reports the events the hook handles.
+func (a *mqttAPI) Provides(b byte) bool { return b == mqtt.OnPublish }
+
+// OnPublish runs a command published to hubd/entity/<id>/set (the ACL
+// already allowed the publisher) before the broker acknowledges it.
+func (a *mqttAPI) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if cl.Net.Inline || !strings.HasPrefix(pk.TopicName, entityTopicPrefix) || !strings.HasSuffix(pk.TopicName, "/set") {
+		return pk, nil
+	}
+	a.onSet(cl.ID, pk)
+	return pk, nil
 }
 
 func (a *mqttAPI) close() {
@@ -94,24 +112,23 @@ func (a *mqttAPI) mirror() {
 }
 
 // onSet runs a command published to hubd/entity/<id>/set: a JSON
-// CommandRequest, or plain ON / OFF / TOGGLE.
-func (a *mqttAPI) onSet(_ *mqtt.Client, _ packets.Subscription, pk packets.Packet) {
+// CommandRequest, or plain ON / OFF / TOGGLE. Send records the command
+// and queues it durably before it returns; the publisher waits that long.
+func (a *mqttAPI) onSet(client string, pk packets.Packet) {
 	id := strings.TrimSuffix(strings.TrimPrefix(pk.TopicName, entityTopicPrefix), "/set")
 	req, err := parseSetPayload(pk.Payload)
 	if err != nil {
-		a.log.Warn("command refused", "topic", pk.TopicName, "origin", pk.Origin, "error", err)
+		a.log.Warn("command refused", "topic", pk.TopicName, "client", client, "error", err)
 		return
 	}
-	go func() { // never block the broker's publish path
-		c, err := a.commands.Send(context.Background(), id, req)
-		if err != nil {
-			a.log.Warn("command refused", "topic", pk.TopicName, "origin", pk.Origin, "reason", devices.ErrorMessage(err))
-			return
-		}
-		if b, err := json.Marshal(c); err == nil {
-			a.publish(commandTopicPrefix+c.ID, b, false)
-		}
-	}()
+	c, err := a.commands.Send(context.Background(), id, req)
+	if err != nil {
+		a.log.Warn("command refused", "topic", pk.TopicName, "client", client, "reason", devices.ErrorMessage(err))
+		return
+	}
+	if b, err := json.Marshal(c); err == nil {
+		a.publish(commandTopicPrefix+c.ID, b, false)
+	}
 }
 
 // parseSetPayload reads a command body: JSON, or a bare state word.
@@ -144,9 +161,12 @@ type commandPublisher struct {
 	flush func(context.Context) error
 }
 
-func (p *commandPublisher) PublishCommand(ctx context.Context, topic string, payload []byte, id string) (int, error) {
+func (p *commandPublisher) PublishCommand(ctx context.Context, topic string, payload []byte, id, owner string) (bool, error) {
 	subs := p.srv.Topics.Subscribers(topic)
-	n := len(subs.Subscriptions) + len(subs.Shared)
+	received := len(subs.Subscriptions)+len(subs.Shared) > 0
+	if owner != "" {
+		_, received = subs.Subscriptions[owner]
+	}
 	pk := packets.Packet{
 		FixedHeader: packets.FixedHeader{Type: packets.Publish, Qos: 2},
 		PacketID:    1, // the inline client has no packet ids of its own; required by validation
@@ -155,9 +175,9 @@ func (p *commandPublisher) PublishCommand(ctx context.Context, topic string, pay
 		Properties:  packets.Properties{User: []packets.UserProperty{{Key: commands.Property, Val: id}}},
 	}
 	if err := p.srv.InjectPacket(p.cl, pk); err != nil {
-		return n, err
+		return received, err
 	}
-	return n, p.flush(ctx)
+	return received, p.flush(ctx)
 }
 
 func (p *commandPublisher) Pending(id string) bool {

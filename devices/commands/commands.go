@@ -24,13 +24,16 @@ import (
 // the state that confirms it; the discovery registry implements it.
 type Encoder interface {
 	EncodeCommand(ctx context.Context, entityID string, req devices.CommandRequest) (msgs []devices.CommandMessage, expect string, expectAttr map[string]any, err error)
+	// Owner returns the MQTT client id of the device the entity belongs
+	// to, or "" if unknown: only that client's acknowledgement counts.
+	Owner(entityID string) string
 }
 
 // Publisher publishes a command at QoS 2 tagged with its id, and returns
-// only once the broker's queued copies are durable. It reports how many
-// sessions the message was queued for.
+// only once the broker's queued copies are durable. It reports whether
+// the owner's session (any session when owner is "") was subscribed.
 type Publisher interface {
-	PublishCommand(ctx context.Context, topic string, payload []byte, commandID string) (receivers int, err error)
+	PublishCommand(ctx context.Context, topic string, payload []byte, commandID, owner string) (received bool, err error)
 	// Pending reports whether the broker holds the tagged command in
 	// flight for some session (after a restart).
 	Pending(commandID string) bool
@@ -67,6 +70,7 @@ type Service struct {
 
 type tracked struct {
 	cmd        devices.Command
+	owner      string
 	expect     string
 	expectAttr map[string]any
 	timer      *time.Timer
@@ -113,7 +117,7 @@ func (s *Service) Start(ctx context.Context, pub Publisher) error {
 			if err != nil {
 				expect, attr = "", nil
 			}
-			s.track(c, expect, attr)
+			s.track(c, s.enc.Owner(c.EntityID), expect, attr)
 			if c.Status == devices.CommandDelivered {
 				s.startTimer(c.ID)
 			}
@@ -161,18 +165,19 @@ func (s *Service) Send(ctx context.Context, entityID string, req devices.Command
 	if err := s.store.CreateCommand(ctx, c); err != nil {
 		return c, err
 	}
-	s.track(c, expect, attr)
+	owner := s.enc.Owner(entityID)
+	s.track(c, owner, expect, attr)
 	// Marked sent before publishing: after a crash, a "sent" command the
 	// broker does not hold was never published, and is aborted.
 	c, _ = s.update(ctx, c.ID, devices.CommandSent, "")
 	for _, m := range msgs {
-		n, err := s.pub.PublishCommand(ctx, m.Topic, []byte(m.Payload), c.ID)
+		received, err := s.pub.PublishCommand(ctx, m.Topic, []byte(m.Payload), c.ID, owner)
 		if err != nil {
 			c, _ = s.update(ctx, c.ID, devices.CommandFailed, "publish: "+err.Error())
 			break
 		}
-		if n == 0 {
-			c, _ = s.update(ctx, c.ID, devices.CommandFailed, fmt.Sprintf("no device is subscribed to %s", m.Topic))
+		if !received {
+			c, _ = s.update(ctx, c.ID, devices.CommandFailed, fmt.Sprintf("the device is not subscribed to %s", m.Topic))
 			break
 		}
 	}
@@ -185,10 +190,20 @@ func (s *Service) FindCommand(ctx context.Context, id string) (devices.Command, 
 	return s.store.FindCommand(ctx, id)
 }
 
-func (s *Service) track(c devices.Command, expect string, attr map[string]any) {
+func (s *Service) track(c devices.Command, owner, expect string, attr map[string]any) {
 	s.mu.Lock()
-	s.open[c.ID] = &tracked{cmd: c, expect: expect, expectAttr: attr}
+	s.open[c.ID] = &tracked{cmd: c, owner: owner, expect: expect, expectAttr: attr}
 	s.mu.Unlock()
+}
+
+// concerns reports whether a QoS event of clientID counts for command id:
+// only the owning device's does, so another subscriber to the command
+// topic (a dashboard, a logger) cannot make it look delivered.
+func (s *Service) concerns(id, clientID string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.open[id]
+	return ok && (t.owner == "" || t.owner == clientID)
 }
 
 // update moves a command on and announces the change.

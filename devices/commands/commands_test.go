@@ -22,6 +22,8 @@ func (encoder) EncodeCommand(_ context.Context, id string, req devices.CommandRe
 	return []devices.CommandMessage{{Topic: "a/set", Payload: "ON"}}, "ON", nil, nil
 }
 
+func (encoder) Owner(string) string { return "device-a" }
+
 // publisher records what is published and reports receivers.
 type publisher struct {
 	receivers int
@@ -29,9 +31,9 @@ type publisher struct {
 	published []string
 }
 
-func (p *publisher) PublishCommand(_ context.Context, topic string, payload []byte, id string) (int, error) {
+func (p *publisher) PublishCommand(_ context.Context, topic string, payload []byte, id, owner string) (bool, error) {
 	p.published = append(p.published, id)
-	return p.receivers, nil
+	return p.receivers > 0, nil
 }
 
 func (p *publisher) Pending(id string) bool { return p.pending[id] }

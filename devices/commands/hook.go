@@ -55,7 +55,7 @@ func (t *Tracker) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, r
 	if pk.FixedHeader.Type != packets.Publish || len(pk.Properties.User) == 0 {
 		return
 	}
-	if id := CommandID(pk); id != "" {
+	if id := CommandID(pk); id != "" && t.s.concerns(id, cl.ID) {
 		t.mu.Lock()
 		t.byPID[pidKey{cl.ID, pk.PacketID}] = id
 		t.mu.Unlock()
