@@ -167,3 +167,23 @@ func TestSelftest(t *testing.T) {
 		t.Fatalf("selftest: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 }
+
+// TestUserCommandRefusesRootInServiceDataDir: root must not create files
+// in the service user's data directory (the database's -wal would lock
+// the service out).
+func TestUserCommandRefusesRootInServiceDataDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	dir := t.TempDir()
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr := runHubd(t, "", "user", "list", "--data-dir", dir)
+	if code == 0 || !strings.Contains(stderr, "belongs to user") {
+		t.Fatalf("exit %d, stderr %q: want a refusal naming the owner", code, stderr)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("root created %d files in the service's data dir", len(entries))
+	}
+}

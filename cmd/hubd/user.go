@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -117,6 +120,9 @@ func openUsers(ctx context.Context, dataDir string) (*auth.Store, func(), error)
 	if err := os.MkdirAll(dataDir, 0o750); err != nil {
 		return nil, nil, fmt.Errorf("data dir: %w", err)
 	}
+	if err := checkOwner(dataDir); err != nil {
+		return nil, nil, err
+	}
 	db, err := sqlite.Open(ctx, filepath.Join(dataDir, hub.DatabaseFile), nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open database: %w", err)
@@ -184,4 +190,27 @@ func runConfig(args []string, stdout, stderr io.Writer) error {
 	default:
 		return usageError("config: unknown subcommand %q (check, example)", args[0])
 	}
+}
+
+// checkOwner refuses to let root work in a data directory that belongs to
+// another user (the hubd system user): files root would create there (the
+// database's -wal and -shm files) would lock the service out of its own
+// database.
+func checkOwner(dataDir string) error {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	st, err := os.Stat(dataDir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok || sys.Uid == 0 {
+		return nil
+	}
+	name := strconv.Itoa(int(sys.Uid))
+	if u, err := user.LookupId(name); err == nil {
+		name = u.Username
+	}
+	return fmt.Errorf("data dir %s belongs to user %s: run this as that user (sudo -u %s hubd ...), not as root", dataDir, name, name)
 }
