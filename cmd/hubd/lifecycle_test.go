@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -185,5 +186,56 @@ func TestUserCommandRefusesRootInServiceDataDir(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Fatalf("root created %d files in the service's data dir", len(entries))
+	}
+}
+
+// TestReloadOnSIGHUP: a changed access rule takes effect after SIGHUP,
+// without a restart; a broken file is refused and the running rules stay.
+func TestReloadOnSIGHUP(t *testing.T) {
+	dataDir := t.TempDir()
+	addUser(t, dataDir, "dev", "device", "dev-pass-1")
+	cfg := filepath.Join(t.TempDir(), "hubd.yaml")
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("acl: []\n")
+	p := startHubd(t, nil, "--data-dir", dataDir, "--config", cfg)
+
+	publish := func() error {
+		c := connectV3(t, p.Addr["mqtt"], "dev-client", "dev", "dev-pass-1", true, nil)
+		defer c.Disconnect(0)
+		tok := c.Publish("devices/dev/state", 1, false, "on")
+		if !tok.WaitTimeout(10 * time.Second) {
+			return fmt.Errorf("no answer")
+		}
+		return tok.Error() // MQTT 3.1.1: a refused QoS 1 publish ends the connection
+	}
+	if err := publish(); err == nil {
+		t.Fatal("publish allowed before the rule exists")
+	}
+
+	write("acl:\n  - role: device\n    topic: \"devices/%u/#\"\n    access: readwrite\n")
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.log.waitFor("configuration reloaded", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish(); err != nil {
+		t.Fatalf("publish refused after the reload: %v", err)
+	}
+
+	write("acl:\n  - role: device\n    topic: \"devices/#/x\"\n    access: readwrite\n")
+	if err := p.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.log.waitFor("configuration rejected", 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := publish(); err != nil {
+		t.Fatalf("a rejected file changed the running rules: %v", err)
 	}
 }
