@@ -1,7 +1,6 @@
 package persist
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 
@@ -37,8 +36,7 @@ func decodePublish(b []byte) (packets.Packet, error) {
 	if err := pk.FixedHeader.Decode(b[0]); err != nil {
 		return pk, fmt.Errorf("decode publish header: %w", err)
 	}
-	r := bufio.NewReader(bytes.NewReader(b[1:]))
-	n, bu, err := packets.DecodeLength(r)
+	n, bu, err := packets.DecodeLength(bytes.NewReader(b[1:]))
 	if err != nil {
 		return pk, fmt.Errorf("decode publish length: %w", err)
 	}
