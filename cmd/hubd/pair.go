@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"time"
@@ -13,27 +11,9 @@ import (
 // in with an onboarding credential (a user with role onboarding) may
 // announce new devices. hubd pair --for 0s closes it.
 func runPair(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("hubd pair", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var common commonFlags
-	common.register(fs)
-	d := fs.Duration("for", 5*time.Minute, "how long the window stays open (at most 1h; 0s closes it)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &exitCodeError{code: 2, err: err}
-	}
-	if fs.NArg() > 0 {
-		return usageError("pair: unexpected argument %q", fs.Arg(0))
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	cfg, err := common.load(set)
-	if err != nil {
-		return err
-	}
-	store, closeDB, err := openUsers(ctx, cfg.DataDir)
+	c := newStoreCommand("hubd pair", stderr)
+	d := c.fs.Duration("for", 5*time.Minute, "how long the window stays open (at most 1h; 0s closes it)")
+	_, store, closeDB, err := c.open(ctx, args, 0)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -19,32 +17,13 @@ func runToken(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usageError("token: missing subcommand (create, list, del)")
 	}
 	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("hubd token "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var common commonFlags
-	common.register(fs)
-	role := fs.String("role", "service", "role of the token: service or admin")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &exitCodeError{code: 2, err: err}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	c := newStoreCommand("hubd token "+sub, stderr)
+	role := c.fs.String("role", "service", "role of the token: service or admin")
 	want := 1
 	if sub == "list" {
 		want = 0
 	}
-	if len(pos) != want {
-		return usageError("token %s: want %d argument(s), got %d", sub, want, len(pos))
-	}
-	cfg, err := common.load(set)
-	if err != nil {
-		return err
-	}
-	store, closeDB, err := openUsers(ctx, cfg.DataDir)
+	pos, store, closeDB, err := c.open(ctx, args, want)
 	if err != nil {
 		return err
 	}

@@ -29,34 +29,14 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageError("user: missing subcommand (add, list, del, passwd)")
 	}
 	sub, args := args[0], args[1:]
-	fs := flag.NewFlagSet("hubd user "+sub, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var common commonFlags
-	common.register(fs)
-	role := fs.String("role", "", "role: admin, service or device")
-	pwStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return &exitCodeError{code: 2, err: err}
-	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-
+	c := newStoreCommand("hubd user "+sub, stderr)
+	role := c.fs.String("role", "", "role: admin, service, device or onboarding")
+	pwStdin := c.fs.Bool("password-stdin", false, "read the password from the first line of standard input")
 	wantArgs := 1
 	if sub == "list" {
 		wantArgs = 0
 	}
-	if len(pos) != wantArgs {
-		return usageError("user %s: want %d argument(s), got %d", sub, wantArgs, len(pos))
-	}
-	cfg, err := common.load(set)
-	if err != nil {
-		return err
-	}
-	store, closeDB, err := openUsers(ctx, cfg.DataDir)
+	pos, store, closeDB, err := c.open(ctx, args, wantArgs)
 	if err != nil {
 		return err
 	}
@@ -112,6 +92,45 @@ func runUser(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return usageError("user: unknown subcommand %q (add, list, del, passwd)", sub)
 	}
 	return nil
+}
+
+// storeCommand is a subcommand that works on the user store of a data
+// directory (user, token, pair): the common flags, flags anywhere among
+// the arguments, and the store opened.
+type storeCommand struct {
+	name   string
+	fs     *flag.FlagSet
+	common commonFlags
+}
+
+func newStoreCommand(name string, stderr io.Writer) *storeCommand {
+	c := &storeCommand{name: name, fs: flag.NewFlagSet(name, flag.ContinueOnError)}
+	c.fs.SetOutput(stderr)
+	c.common.register(c.fs)
+	return c
+}
+
+// open parses args, which must hold wantArgs positional arguments, and
+// opens the store; the caller defers closeDB.
+func (c *storeCommand) open(ctx context.Context, args []string, wantArgs int) (pos []string, store *auth.Store, closeDB func(), err error) {
+	pos, err = parseInterspersed(c.fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, nil, nil, err
+		}
+		return nil, nil, nil, &exitCodeError{code: 2, err: err}
+	}
+	if len(pos) != wantArgs {
+		return nil, nil, nil, usageError("%s: want %d argument(s), got %d", strings.TrimPrefix(c.name, "hubd "), wantArgs, len(pos))
+	}
+	set := map[string]bool{}
+	c.fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	cfg, err := c.common.load(set)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	store, closeDB, err = openUsers(ctx, cfg.DataDir)
+	return pos, store, closeDB, err
 }
 
 // openUsers opens the user store of dataDir, creating the database if
