@@ -1,22 +1,12 @@
 package persist_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"net"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
-	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
-
-	"hubd/hub/listener"
-	"hubd/hub/persist"
-	"hubd/hub/sqlite"
 )
 
 // BenchmarkQoS1ToOfflineSession measures QoS 1 publishes per second from
@@ -30,48 +20,8 @@ func BenchmarkQoS1ToOfflineSession(b *testing.B) {
 			name = "persistence=on"
 		}
 		b.Run(name, func(b *testing.B) {
-			srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler)})
-			srv.Options.Capabilities.MaximumMessageExpiryInterval = 0
-			srv.Options.Capabilities.MaximumInflight = 65535
-			if err := srv.AddHook(new(auth.AllowHook), nil); err != nil {
-				b.Fatal(err)
-			}
-			var hook *persist.Hook
-			if persistent {
-				db, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "bench.db"), nil)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer db.Close()
-				if err := persist.Migrate(context.Background(), db); err != nil {
-					b.Fatal(err)
-				}
-				hook = &persist.Hook{}
-				if err := srv.AddHook(hook, &persist.Options{DB: db, CommitInterval: 10 * time.Millisecond}); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if err := srv.Serve(); err != nil {
-				b.Fatal(err)
-			}
-			if hook != nil {
-				if err := hook.Restore(context.Background(), srv); err != nil {
-					b.Fatal(err)
-				}
-			}
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := srv.AddListener(listener.NewNet("bench", "tcp", l)); err != nil {
-				b.Fatal(err)
-			}
-			srv.Listeners.Serve("bench", srv.EstablishConnection)
-			defer srv.Close()
-			if hook != nil {
-				defer hook.Close()
-			}
-			addr := l.Addr().String()
+			tb := startBroker(b, persistent)
+			hook, addr := tb.hook, tb.addr
 
 			sub := benchClient(b, addr, "offline-sub", false)
 			if tok := sub.Subscribe("bench/#", 1, nil); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {

@@ -2,21 +2,12 @@ package persist_test
 
 import (
 	"bytes"
-	"context"
-	"log/slog"
-	"net"
-	"path/filepath"
 	"testing"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/hooks/auth"
 	"github.com/mochi-mqtt/server/v2/packets"
-
-	"hubd/hub/listener"
-	"hubd/hub/persist"
-	"hubd/hub/sqlite"
 )
 
 // observer signals broker events the test waits for.
@@ -57,38 +48,8 @@ func expectEvent(t *testing.T, ch chan string, want string) {
 // by the second each was queued, which put OFF first.
 func TestReconnectResendsInQueueOrder(t *testing.T) {
 	ev := &observer{subscribed: make(chan string, 8), queued: make(chan string, 8), gone: make(chan string, 8)}
-	srv := mqtt.New(&mqtt.Options{Logger: slog.New(slog.DiscardHandler)})
-	for _, hk := range []mqtt.Hook{new(auth.AllowHook), ev} {
-		if err := srv.AddHook(hk, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	db, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "x.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := persist.Migrate(context.Background(), db); err != nil {
-		t.Fatal(err)
-	}
-	hook := &persist.Hook{}
-	if err := srv.AddHook(hook, &persist.Options{DB: db, CommitInterval: time.Millisecond}); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Serve(); err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.AddListener(listener.NewNet("t", "tcp", l)); err != nil {
-		t.Fatal(err)
-	}
-	srv.Listeners.Serve("t", srv.EstablishConnection)
-	defer srv.Close()
-	defer hook.Close()
-	addr := "tcp://" + l.Addr().String()
+	b := startBroker(t, true, ev)
+	addr := "tcp://" + b.addr
 
 	// The subscriber never acknowledges: it leaves "ON" in flight.
 	never := paho.NewClientOptions().AddBroker(addr).SetClientID("s").SetProtocolVersion(4).
