@@ -824,14 +824,9 @@ func (s *Service) CanSubscribe(clientID, filter string) bool {
 		}
 		return false
 	}
-	for _, rt := range s.entities {
-		if rt.codec == nil || !s.ownedBy(rt, clientID) {
-			continue
-		}
-		for _, t := range rt.codec.CommandTopics() {
-			if t == filter {
-				return true
-			}
+	for _, rt := range s.byCmd[filter] {
+		if s.ownedBy(rt, clientID) {
+			return true
 		}
 	}
 	return false

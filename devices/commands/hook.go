@@ -3,6 +3,7 @@ package commands
 import (
 	"bytes"
 	"sync"
+	"sync/atomic"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -22,6 +23,7 @@ type Tracker struct {
 
 	mu    sync.Mutex
 	byPID map[pidKey]string // (client, packet id) → command id
+	n     atomic.Int64      // len(byPID), read without the lock on the hot path
 }
 
 type pidKey struct {
@@ -58,6 +60,7 @@ func (t *Tracker) OnQosPublish(cl *mqtt.Client, pk packets.Packet, sent int64, r
 	if id := CommandID(pk); id != "" && t.s.concerns(id, cl.ID) {
 		t.mu.Lock()
 		t.byPID[pidKey{cl.ID, pk.PacketID}] = id
+		t.n.Store(int64(len(t.byPID)))
 		t.mu.Unlock()
 	}
 }
@@ -93,13 +96,19 @@ func (t *Tracker) OnQosDropped(cl *mqtt.Client, pk packets.Packet) {
 	}
 }
 
+// lookup runs for every QoS acknowledgement the broker reads; with no
+// command in flight it returns without taking the lock.
 func (t *Tracker) lookup(client string, pid uint16, forget bool) string {
+	if t.n.Load() == 0 {
+		return ""
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	k := pidKey{client, pid}
 	id := t.byPID[k]
 	if forget {
 		delete(t.byPID, k)
+		t.n.Store(int64(len(t.byPID)))
 	}
 	return id
 }
