@@ -265,8 +265,8 @@ type NetworkService interface {
 	Candidates(ctx context.Context) ([]Candidate, error)
 }
 
-// MarshalCommandRequest is a helper for storing requests.
-func MarshalCommandRequest(r CommandRequest) string {
+// String returns the request as JSON, for logs and messages.
+func (r CommandRequest) String() string {
 	b, _ := json.Marshal(r)
 	return string(b)
 }

@@ -200,7 +200,7 @@ func runCorpusCase(t *testing.T, dir string) {
 			cur.State, cur.Attributes = cmd.Current.State, cmd.Current.Attributes
 		}
 		topic, payload, expect, expectAttr, err := c.Command(cmd.Request, cur)
-		req := devices.MarshalCommandRequest(cmd.Request)
+		req := cmd.Request.String()
 		if cmd.Error != "" {
 			if err == nil || !strings.Contains(err.Error(), cmd.Error) || devices.ErrorCode(err) != devices.EINVALID {
 				t.Errorf("command %d %s: error = %v, want EINVALID containing %q", i, req, err, cmd.Error)

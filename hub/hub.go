@@ -390,14 +390,6 @@ func (h *Hub) addrs() map[string]string {
 	return out
 }
 
-// StorageStats reports the storage writer's commits and statements so far.
-func (h *Hub) StorageStats() (commits, statements int64) {
-	if h.persist == nil {
-		return 0, 0
-	}
-	return h.persist.Stats()
-}
-
 // Close stops the hub gracefully: no new connections, no Will messages for
 // this clean shutdown, sessions and queued messages committed, database
 // closed. It returns the first error met.

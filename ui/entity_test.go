@@ -90,7 +90,7 @@ func TestEntityCommand(t *testing.T) {
 			t.Errorf("body has no id: %s", resp.Body)
 		}
 		if got.State == nil || *got.State != "ON" || got.Brightness == nil || *got.Brightness != 128 || got.Position != nil {
-			t.Errorf("request = %s", devices.MarshalCommandRequest(got))
+			t.Errorf("request = %s", got)
 		}
 		if got, want := resp.Header.Get("Location"), "/api/commands/c%2F1%20x"; got != want {
 			t.Errorf("Location = %q, want %q", got, want)

@@ -67,17 +67,8 @@ func TestCommandsSurviveKill9(t *testing.T) {
 		`{"name":"Relay","object_id":"plug1_relay","command_topic":"plug1/relay/set","state_topic":"plug1/relay/state",`+
 			`"device":{"identifiers":["plug1"],"name":"Plug 1"}}`))
 	// The registry takes the announcement asynchronously: wait for it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		var devs []struct{ ID string }
-		apiCall(t, p.Addr["http"], "admin", "admin-pass-1", "GET", "/api/devices", "", http.StatusOK, &devs)
-		if len(devs) == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the device never showed up")
-		}
-		time.Sleep(20 * time.Millisecond) // polling an HTTP API: there is no event to wait on from outside
+	if _, err := p.log.waitFor("device discovered", 10*time.Second); err != nil {
+		t.Fatal(err)
 	}
 	apiCall(t, p.Addr["http"], "admin", "admin-pass-1", "POST", "/api/devices/plug1/pair", "", http.StatusOK, nil)
 	waitToken(t, "subscribe", plug.Subscribe("plug1/relay/set", 2, nil))
@@ -120,6 +111,17 @@ func TestCommandsSurviveKill9(t *testing.T) {
 		t.Fatalf("never-published command after restart: %+v, want aborted with a reason", aborted)
 	}
 
+	// Command status changes, as hubd announces them on hubd/command/<id>.
+	statuses := make(chan apiCommand, 256)
+	watcher := connectV3(t, p.Addr["mqtt"], "status-watcher", "admin", "admin-pass-1", true, nil)
+	defer watcher.Disconnect(250)
+	waitToken(t, "watch commands", watcher.Subscribe("hubd/command/#", 1, func(_ paho.Client, m paho.Message) {
+		var c apiCommand
+		if json.Unmarshal(m.Payload(), &c) == nil {
+			statuses <- c
+		}
+	}))
+
 	plug = connectV3(t, p.Addr["mqtt"], "plug1-client", "plug", "plug-pass-1", false, onMsg)
 	defer plug.Disconnect(250)
 	var payloads []string
@@ -153,22 +155,27 @@ func TestCommandsSurviveKill9(t *testing.T) {
 	// Each moves on from sent: delivered, and the last one confirmed by
 	// the device's state.
 	waitToken(t, "state", plug.Publish("plug1/relay/state", 1, true, want[len(want)-1]))
+	pending := map[string]map[string]bool{}
 	for i, c := range sent {
-		want := map[string]bool{"delivered": true, "confirmed": true, "unconfirmed": true}
+		ok := map[string]bool{"delivered": true, "confirmed": true, "unconfirmed": true}
 		if i == len(sent)-1 {
-			want = map[string]bool{"confirmed": true}
+			ok = map[string]bool{"confirmed": true}
 		}
-		deadline := time.Now().Add(15 * time.Second)
-		for {
-			var now apiCommand
-			apiCall(t, p.Addr["http"], "admin", "admin-pass-1", "GET", "/api/commands/"+c.ID, "", http.StatusOK, &now)
-			if want[now.Status] {
-				break
+		pending[c.ID] = ok
+	}
+	for len(pending) > 0 {
+		select {
+		case c := <-statuses:
+			if ok, waiting := pending[c.ID]; waiting && ok[c.Status] {
+				delete(pending, c.ID)
 			}
-			if time.Now().After(deadline) {
-				t.Fatalf("command %d (%s) is %s (%s), want one of %v", i, c.Payload, now.Status, now.Reason, want)
+		case <-time.After(15 * time.Second):
+			for id, ok := range pending {
+				var now apiCommand
+				apiCall(t, p.Addr["http"], "admin", "admin-pass-1", "GET", "/api/commands/"+id, "", http.StatusOK, &now)
+				t.Errorf("command %s is %s (%s), want one of %v", id, now.Status, now.Reason, ok)
 			}
-			time.Sleep(20 * time.Millisecond) // polling the HTTP API from outside the process
+			t.FailNow()
 		}
 	}
 }
